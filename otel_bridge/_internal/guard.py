@@ -1,0 +1,75 @@
+"""Feedback-loop guards: records our own machinery produces are never exported again.
+
+Three layers (DESIGN "Never hurt the app"):
+
+1. export I/O runs under OTel's suppress-instrumentation context (:func:`suppressed`), so HTTP
+   client instrumentations skip it and the logging handler drops what is logged inside it;
+2. records from the bridge's own loggers and the exporters' client libraries are dropped by name;
+3. records logged on the bridge's own background threads are dropped by thread name.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
+
+from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY, attach, detach, get_value, set_value
+
+# Top-level logger names whose records never go to an exporter. ``opentelemetry`` covers the SDK's
+# own "export failed" / "queue full" warnings, which would otherwise re-enter the queue they describe.
+OWN_LOGGER_ROOTS = frozenset({"otel_bridge", "opentelemetry", "sentry_sdk", "elastic_transport", "elasticsearch"})
+
+# Threads whose every record is ours: the bridge's workers and the Sentry SDK transport worker.
+OWN_THREAD_PREFIXES: tuple[str, ...] = ("otel-bridge", "OtelBatch", "OtelPeriodic", "sentry-sdk")
+
+T = TypeVar("T")
+
+
+def register_thread_prefix(prefix: str) -> None:
+    """Marks threads named ``prefix…`` as bridge-internal (their records are never exported)."""
+    global OWN_THREAD_PREFIXES
+    if prefix not in OWN_THREAD_PREFIXES:
+        OWN_THREAD_PREFIXES = (*OWN_THREAD_PREFIXES, prefix)
+
+
+def is_own_record(record: logging.LogRecord) -> bool:
+    """True when ``record`` comes from the bridge's machinery and must not be exported."""
+    name = record.name
+    dot = name.find(".")
+    if (name if dot < 0 else name[:dot]) in OWN_LOGGER_ROOTS:
+        return True
+    if get_value(_SUPPRESS_INSTRUMENTATION_KEY):
+        return True
+    thread_name = record.threadName
+    return bool(thread_name) and thread_name.startswith(OWN_THREAD_PREFIXES)
+
+
+@contextlib.contextmanager
+def suppressed() -> Iterator[None]:
+    """Runs the block under OTel's suppress-instrumentation flag."""
+    token = attach(set_value(_SUPPRESS_INSTRUMENTATION_KEY, True))
+    try:
+        yield
+    finally:
+        detach(token)
+
+
+def run_suppressed(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Calls ``fn`` under the suppress-instrumentation flag."""
+    with suppressed():
+        return fn(*args, **kwargs)
+
+
+def start_thread(name: str, target: Callable[[], None]) -> threading.Thread:
+    """Starts a daemon worker named ``otel-bridge-<name>`` whose whole life is suppressed."""
+
+    def run() -> None:
+        with suppressed():
+            target()
+
+    thread = threading.Thread(target=run, name=f"otel-bridge-{name}", daemon=True)
+    thread.start()
+    return thread

@@ -1,0 +1,1 @@
+"""Exporter types: the registry and one subpackage or module per backend."""
