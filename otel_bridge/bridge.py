@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
@@ -88,7 +89,7 @@ class Bridge:
         for provider in (self.tracer_provider, self.logger_provider, self.meter_provider):
             remaining = deadline - time.monotonic()
             millis = int(max(0.0, remaining) * 1000)
-            ok = run_bounded("flush", lambda p=provider, m=millis: _flush(p, m), remaining) and ok
+            ok = run_bounded("flush", functools.partial(_flush, provider, millis), remaining) and ok
         return ok
 
     def shutdown(self, timeout_s: float = 5.0) -> bool:

@@ -6,6 +6,7 @@ exporters it builds may open sockets or files; nothing is installed anywhere unt
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -28,8 +29,8 @@ from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import SpanExporter
 
 from otel_bridge._internal.batching import CountingBatchLogProcessor, CountingBatchSpanProcessor
-from otel_bridge._internal.self_metrics import register_self_metrics
 from otel_bridge._internal.redact import redact_text
+from otel_bridge._internal.self_metrics import register_self_metrics
 from otel_bridge._internal.stats import StatsRegistry
 from otel_bridge.config.errors import ConfigError, Problem
 from otel_bridge.config.models import BridgeConfig, SamplerConfig
@@ -128,7 +129,7 @@ def build(config: BridgeConfig, config_dir: Path | None = None) -> Built:
         )
         if spec.on_start is not None and name not in started:
             started.add(name)
-            starters.append(lambda ctx=ctx, hook=spec.on_start: hook(ctx))
+            starters.append(functools.partial(spec.on_start, ctx))
         return ctx
 
     tracer_provider = TracerProvider(

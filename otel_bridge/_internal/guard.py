@@ -43,8 +43,8 @@ def is_own_record(record: logging.LogRecord) -> bool:
         return True
     if get_value(_SUPPRESS_INSTRUMENTATION_KEY):
         return True
-    thread_name = record.threadName
-    return bool(thread_name) and thread_name.startswith(OWN_THREAD_PREFIXES)
+    thread_name = record.threadName or ""
+    return thread_name.startswith(OWN_THREAD_PREFIXES)
 
 
 @contextlib.contextmanager

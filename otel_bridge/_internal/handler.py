@@ -18,10 +18,10 @@ from otel_bridge._internal.guard import is_own_record
 class BridgeLoggingHandler(LoggingHandler):
     """Translates ``logging`` records into OTel log records for the bridge's logger provider."""
 
-    def filter(self, record: logging.LogRecord) -> bool | logging.LogRecord:
+    def filter(self, record: logging.LogRecord) -> bool:
         if is_own_record(record):
             return False
-        return super().filter(record)
+        return super().filter(record)  # type: ignore[return-value]
 
     def _translate(self, record: logging.LogRecord) -> LogRecord:
         translated = super()._translate(record)

@@ -75,8 +75,9 @@ class ProxyTracerProvider(trace.TracerProvider):
         self._tracers = _Rebinder()
 
     def get_tracer(self, *args: Any, **kwargs: Any) -> trace.Tracer:  # type: ignore[override]
-        call = _positional(args, kwargs, ("instrumenting_module_name", "instrumenting_library_version",
-                                          "schema_url", "attributes"))
+        call = _positional(
+            args, kwargs, ("instrumenting_module_name", "instrumenting_library_version", "schema_url", "attributes")
+        )
         return self._tracers.track(ProxyTracer(self._delegate, call))  # type: ignore[no-any-return]
 
     def set_delegate(self, provider: Any) -> None:

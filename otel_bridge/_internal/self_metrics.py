@@ -62,6 +62,6 @@ def register_self_metrics(meter_provider: MeterProvider, stats: StatsRegistry) -
         "otel_bridge.exporter.export.duration",
         unit="s",
         description="Duration of one export call per exporter.",
-        explicit_bucket_boundary_advisory=[0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+        explicit_bucket_boundaries_advisory=[0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
     )
     stats.bind_latency(lambda name, seconds: latency.record(seconds, {"exporter": name}))

@@ -6,6 +6,7 @@ Exporter entries stay plain mappings here; each is validated against its type's 
 
 from __future__ import annotations
 
+from itertools import pairwise
 from typing import Any, Literal
 
 from pydantic import Field, PrivateAttr, field_validator
@@ -26,11 +27,16 @@ class ServiceConfig(StrictModel):
     instance_id: str | None = None
 
 
+Detector = Literal["process", "os", "host"]
+# No "process" by default: its process.command_args can carry secrets passed on a command line.
+DEFAULT_DETECTORS: tuple[Detector, ...] = ("host", "os")
+
+
 class ResourceConfig(StrictModel):
     """``resource``: extra resource attributes and which SDK detectors run."""
 
     attributes: dict[str, AttributeValue] = Field(default_factory=dict)
-    detectors: list[Literal["process", "os", "host"]] = Field(default_factory=lambda: ["host", "process"])
+    detectors: list[Detector] = Field(default_factory=lambda: list(DEFAULT_DETECTORS))
 
 
 SamplerType = Literal[
@@ -97,7 +103,7 @@ class AggregationConfig(StrictModel):
     @field_validator("boundaries")
     @classmethod
     def _increasing(cls, value: list[float] | None) -> list[float] | None:
-        if value is not None and any(b <= a for a, b in zip(value, value[1:])):
+        if value is not None and any(b <= a for a, b in pairwise(value)):
             raise ValueError("boundaries must be strictly increasing")
         return value
 

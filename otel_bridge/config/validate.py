@@ -124,7 +124,9 @@ def _validate_exporters(config: BridgeConfig, routes: dict[str, list[str]], prob
         if missing and name in used:
             extra = f"pip install 'otel-bridge[{spec.extra}]'" if spec.extra else f"install {', '.join(missing)}"
             problems.append(
-                Problem(f"exporters.{name}", f"type '{type_name}' needs {', '.join(missing)}, which is missing: {extra}")
+                Problem(
+                    f"exporters.{name}", f"type '{type_name}' needs {', '.join(missing)}, which is missing: {extra}"
+                )
             )
             continue
         config.resolved[name] = (type_name, options)
@@ -143,7 +145,9 @@ def _validate_exporters(config: BridgeConfig, routes: dict[str, list[str]], prob
                 continue
             if signal not in spec.signals:
                 problems.append(
-                    Problem(path, f"exporter '{name}' cannot take {signal}; it handles {', '.join(sorted(spec.signals))}")
+                    Problem(
+                        path, f"exporter '{name}' cannot take {signal}; it handles {', '.join(sorted(spec.signals))}"
+                    )
                 )
             elif spec.check is not None and name not in checked:
                 checked.add(name)

@@ -52,9 +52,19 @@ def build_aggregation(config: AggregationConfig) -> Aggregation:
 
 
 def cardinality_limits(limit: int) -> dict[type, int]:
-    """The same series limit for every instrument kind, as the SDK readers take it."""
-    return dict.fromkeys((Counter, UpDownCounter, Histogram, _Gauge, ObservableCounter,
-                          ObservableUpDownCounter, ObservableGauge), limit)
+    """The same series limit for every instrument kind, keyed as the SDK readers want it."""
+    from opentelemetry.sdk import metrics as sdk
+
+    kinds = (
+        sdk.Counter,
+        sdk.UpDownCounter,
+        sdk.Histogram,
+        sdk._Gauge,
+        sdk.ObservableCounter,
+        sdk.ObservableUpDownCounter,
+        sdk.ObservableGauge,
+    )
+    return dict.fromkeys(kinds, limit)
 
 
 def build_views(views: list[ViewConfig], default_limit: int) -> list[View]:
@@ -62,8 +72,11 @@ def build_views(views: list[ViewConfig], default_limit: int) -> list[View]:
     built: list[View] = []
     problems: list[Problem] = []
     for i, view in enumerate(views):
-        if view.instrument_name is None and view.instrument_type is None and view.meter_name is None and (
-            view.instrument_unit is None
+        if (
+            view.instrument_name is None
+            and view.instrument_type is None
+            and view.meter_name is None
+            and (view.instrument_unit is None)
         ):
             problems.append(Problem(f"metrics.views[{i}]", "selects nothing: set instrument_name or instrument_type"))
             continue

@@ -8,6 +8,7 @@ configuration error instead of an ImportError.
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -72,7 +73,7 @@ class ExporterSpec:
 
     type: str
     signals: frozenset[Signal]
-    options: type[ExporterOptions]
+    options: builtins.type[ExporterOptions]
     build: Callable[[BuildContext], Any]
     extra: str | None = None
     requires: tuple[str, ...] = ()

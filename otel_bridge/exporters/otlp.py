@@ -82,8 +82,7 @@ def _check(config: Any, name: str) -> list[tuple[str, str]]:
         return [
             (
                 f"exporters.{name}.protocol",
-                "grpc needs opentelemetry-exporter-otlp-proto-grpc, which is missing: "
-                "pip install 'otel-bridge[grpc]'",
+                "grpc needs opentelemetry-exporter-otlp-proto-grpc, which is missing: pip install 'otel-bridge[grpc]'",
             )
         ]
     return []

@@ -49,6 +49,7 @@ def known_types() -> list[str]:
     """Every type name that can be configured, sorted."""
     names = {name for name, ref in _BUILTIN.items() if _load_ref(ref) is not None}
     names.update(_plugins())
+    names.update(_cache)
     return sorted(names)
 
 
@@ -72,3 +73,8 @@ def get(type_name: str) -> ExporterSpec | None:
 def missing_packages(spec: ExporterSpec) -> list[str]:
     """The modules ``spec`` needs that cannot be imported here."""
     return [mod for mod in spec.requires if importlib.util.find_spec(mod) is None]
+
+
+def register(spec: ExporterSpec) -> None:
+    """Adds (or replaces) an exporter type for this process, e.g. from application code or tests."""
+    _cache[spec.type] = spec

@@ -1,0 +1,86 @@
+"""Records produced while exporting never come back as exported records."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+from opentelemetry.sdk._logs import ReadableLogRecord
+from opentelemetry.sdk._logs.export import LogRecordExporter, LogRecordExportResult
+
+from otel_bridge import configure_otel
+from otel_bridge._internal import guard
+from otel_bridge.exporters import registry
+from otel_bridge.exporters.base import BuildContext, ExporterOptions, ExporterSpec
+
+EXPORTED: list[str] = []
+
+
+class ChattyExporter(LogRecordExporter):
+    """Logs like an HTTP client does, from inside export() — the classic feedback loop."""
+
+    def export(self, batch: Sequence[ReadableLogRecord]) -> LogRecordExportResult:
+        for record in batch:
+            EXPORTED.append(str(record.log_record.body))
+        logging.getLogger("urllib3.connectionpool").warning("POST /_bulk HTTP/1.1 200")
+        logging.getLogger("otel_bridge.exporters.chatty").warning("exported %d", len(batch))
+        logging.getLogger("app.unrelated").warning("an app logger, called from the export thread")
+        return LogRecordExportResult.SUCCESS
+
+    def shutdown(self) -> None:
+        pass
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return True
+
+
+def _build(ctx: BuildContext) -> Any:
+    return ChattyExporter()
+
+
+SPEC = ExporterSpec("chatty", frozenset({"logs"}), ExporterOptions, build=_build)
+
+
+def test_exporter_logging_while_exporting_is_not_exported_again() -> None:
+    registry.register(SPEC)
+    EXPORTED.clear()
+    bridge = configure_otel({"logs": {"level": "DEBUG", "exporters": ["chatty"]}, "exporters": {"chatty": {}}})
+    logging.getLogger("app").warning("one")
+    for _ in range(3):  # each flush would export the previous flush's chatter if the guard failed
+        assert bridge.force_flush(5)
+    logging.getLogger("app").warning("two")
+    bridge.force_flush(5)
+    assert EXPORTED == ["one", "two"]
+
+
+def test_own_loggers_and_threads_are_dropped_by_the_handler_filter() -> None:
+    def record(name: str, thread: str = "MainThread") -> logging.LogRecord:
+        rec = logging.LogRecord(name, logging.ERROR, __file__, 1, "m", None, None)
+        rec.threadName = thread
+        return rec
+
+    assert guard.is_own_record(record("otel_bridge.sentry"))
+    assert guard.is_own_record(record("elastic_transport.transport"))
+    assert guard.is_own_record(record("sentry_sdk.errors"))
+    assert guard.is_own_record(record("opentelemetry.sdk._shared_internal"))
+    assert guard.is_own_record(record("urllib3.connectionpool", thread="otel-bridge-es-sender"))
+    assert not guard.is_own_record(record("urllib3.connectionpool"))
+    assert not guard.is_own_record(record("app"))
+    assert not guard.is_own_record(record("otel_bridgework"))
+    with guard.suppressed():
+        assert guard.is_own_record(record("app"))
+
+
+def test_worker_threads_started_by_the_guard_are_suppressed() -> None:
+    seen: list[bool] = []
+    done = threading.Event()
+
+    def work() -> None:
+        seen.append(guard.is_own_record(logging.LogRecord("app", 40, "", 1, "m", None, None)))
+        done.set()
+
+    guard.start_thread("probe", work)
+    assert done.wait(5)
+    assert seen == [True]
