@@ -69,6 +69,19 @@ def cmd_spool(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return status
 
 
+def cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from otel_bridge.check import run_checks
+
+    return run_checks(load_config(args.config), out)
+
+
+def cmd_collector(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from otel_bridge.collector import render
+
+    out.write(render(load_config(args.config)))
+    return EXIT_OK
+
+
 def cmd_demo(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from otel_bridge.demo import run_demo
 
@@ -91,6 +104,14 @@ def build_parser() -> argparse.ArgumentParser:
     spool.add_argument("action", choices=["status", "drain"])
     spool.add_argument("config", nargs="?", help=config_help)
     spool.set_defaults(run=cmd_spool)
+
+    check = sub.add_parser("check", help="reach each configured backend once and report")
+    check.add_argument("config", nargs="?", help=config_help)
+    check.set_defaults(run=cmd_check)
+
+    collector = sub.add_parser("collector", help="print an OpenTelemetry Collector config with the same routing")
+    collector.add_argument("config", nargs="?", help=config_help)
+    collector.set_defaults(run=cmd_collector)
 
     demo = sub.add_parser("demo", help="run a small instrumented workload on the built-in default")
     demo.add_argument("--seconds", type=float, default=3.0, help="how long the workload runs")
