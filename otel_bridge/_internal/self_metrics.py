@@ -58,6 +58,22 @@ def register_self_metrics(meter_provider: MeterProvider, stats: StatsRegistry) -
         unit="{item}",
         description="Items waiting in memory per exporter.",
     )
+
+    def observe_overflow(_options: CallbackOptions) -> Iterable[Observation]:
+        # Readers that see the SDK fold series into otel.metric.overflow="true" list those metrics here.
+        out = []
+        for s in stats:
+            read = s.extra.get("overflowed_metrics")
+            if read is not None:
+                out.append(Observation(len(read()), {"exporter": s.name, "type": s.type}))
+        return out
+
+    meter.create_observable_gauge(
+        "otel_bridge.metrics.overflowed",
+        callbacks=[observe_overflow],
+        unit="{metric}",
+        description="Metrics whose series passed metrics.cardinality_limit (folded into one overflow series).",
+    )
     latency = meter.create_histogram(
         "otel_bridge.exporter.export.duration",
         unit="s",
