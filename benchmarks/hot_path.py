@@ -115,8 +115,12 @@ def main() -> None:
     print(f"median ns/op over {args.repeat} runs of {args.n}")
     print(f"{'operation':<18}" + "".join(f"{name:>14}" for name in setups))
     for op in next(iter(setups.values())):
-        # Interleave the setups so machine noise hits both alike.
-        row = {name: measure(ops[op], args.n, args.repeat) for name, ops in setups.items()}
+        # Alternate the setups run by run so machine noise hits both alike.
+        samples: dict[str, list[float]] = {name: [] for name in setups}
+        for _ in range(args.repeat):
+            for name, ops in setups.items():
+                samples[name].append(measure(ops[op], args.n, 1))
+        row = {name: statistics.median(values) for name, values in samples.items()}
         print(f"{op:<18}" + "".join(f"{row[name]:>14.0f}" for name in setups))
 
 

@@ -53,7 +53,9 @@ class _Builder:
             prefix = o.index.split("%", 1)[0].rstrip("-._") or "logs"
             cfg["logs_index"] = prefix
             cfg["logstash_format"] = {"enabled": True, "prefix_separator": "-", "date_format": "%Y.%m.%d"}
-            self.notes.append(f"{key}: dated index '{o.index}' mapped to logstash_format (daily, '{prefix}-YYYY.MM.DD')")
+            self.notes.append(
+                f"{key}: dated index '{o.index}' mapped to logstash_format (daily, '{prefix}-YYYY.MM.DD')"
+            )
         else:
             cfg["logs_index"] = o.index
         cfg["mapping"] = {"mode": o.mapping}
