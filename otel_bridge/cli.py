@@ -131,7 +131,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
     except ConfigError as exc:
         print(f"invalid configuration: {exc}", file=err)
         return EXIT_INVALID
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, BrokenPipeError):  # Ctrl-C, or the output piped into `head`
         return EXIT_FAILED
     except Exception as exc:
         from otel_bridge._internal.redact import redact_text

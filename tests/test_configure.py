@@ -149,3 +149,13 @@ def test_shutdown_is_idempotent_and_context_manager() -> None:
     assert bridge.state == "shutdown"
     assert bridge.shutdown() is True
     assert bridge.force_flush(1) is False
+
+
+def test_many_logger_names_all_exported_past_the_logger_cache() -> None:
+    bridge = configure_otel(memory_config())
+    for i in range(1100):  # more names than the handler caches: the cache refills, nothing is lost
+        logging.getLogger(f"app.module{i}").warning("m%d", i)
+    bridge.force_flush(10)
+    records = INSTANCES["mem"]["logs"].get_finished_logs()
+    assert len(records) == 1100
+    assert {r.instrumentation_scope.name for r in records} == {f"app.module{i}" for i in range(1100)}

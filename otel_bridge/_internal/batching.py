@@ -75,6 +75,9 @@ class CountingBatchLogProcessor(BatchLogRecordProcessor):
             export_timeout_millis=options.export_timeout_ms,
         )
         self._min_severity = min_severity
+        if min_severity is None:
+            # No floor: the SDK's own on_emit, without an extra call on the app's thread.
+            self.on_emit = BatchLogRecordProcessor.on_emit.__get__(self)  # type: ignore[method-assign]
         _hook(self, stats)
 
     def on_emit(self, log_record: ReadWriteLogRecord) -> None:

@@ -37,14 +37,13 @@ def register_thread_prefix(prefix: str) -> None:
 
 def is_own_record(record: logging.LogRecord) -> bool:
     """True when ``record`` comes from the bridge's machinery and must not be exported."""
-    name = record.name
-    dot = name.find(".")
-    if (name if dot < 0 else name[:dot]) in OWN_LOGGER_ROOTS:
+    # Cheapest checks first: this runs on the app's logging call.
+    if record.name.partition(".")[0] in OWN_LOGGER_ROOTS:
         return True
-    if get_value(_SUPPRESS_INSTRUMENTATION_KEY):
+    thread_name = record.threadName
+    if thread_name and thread_name.startswith(OWN_THREAD_PREFIXES):
         return True
-    thread_name = record.threadName or ""
-    return thread_name.startswith(OWN_THREAD_PREFIXES)
+    return bool(get_value(_SUPPRESS_INSTRUMENTATION_KEY))
 
 
 @contextlib.contextmanager
