@@ -1,6 +1,7 @@
 """A small service instrumented only with OpenTelemetry and `logging`.
 
-    OTEL_BRIDGE_CONFIG=examples/otel-bridge.yaml python examples/app.py
+    OTEL_BRIDGE_CONFIG=examples/console.yaml python examples/app.py        # everything on stdout
+    OTEL_BRIDGE_CONFIG=examples/otel-bridge.yaml python examples/app.py    # Sentry, Elasticsearch, Prometheus
 or, without touching the code:
     OTEL_BRIDGE_CONFIG=examples/otel-bridge.yaml opentelemetry-instrument python examples/app.py
 """

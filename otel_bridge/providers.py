@@ -28,7 +28,12 @@ from opentelemetry.sdk.resources import (
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import SpanExporter
 
-from otel_bridge._internal.batching import CountingBatchLogProcessor, CountingBatchSpanProcessor
+from otel_bridge._internal.batching import (
+    CountedLogExporter,
+    CountedSpanExporter,
+    CountingBatchLogProcessor,
+    CountingBatchSpanProcessor,
+)
 from otel_bridge._internal.redact import redact_text
 from otel_bridge._internal.self_metrics import register_self_metrics
 from otel_bridge._internal.stats import StatsRegistry
@@ -98,7 +103,13 @@ def _component(ctx: BuildContext) -> Any:
     spec = registry.get(ctx.stats.type)
     assert spec is not None  # validation resolved every used entry
     try:
-        return spec.build(ctx)
+        made = spec.build(ctx)
+        # A plain SDK exporter counts nothing itself: count its results for status().
+        if isinstance(made, SpanExporter) and not spec.counts_itself:
+            made = CountedSpanExporter(made, ctx.stats)
+        elif isinstance(made, LogRecordExporter) and not spec.counts_itself:
+            made = CountedLogExporter(made, ctx.stats)
+        return made
     except Exception as exc:
         # e.g. an unreadable CA file: a configuration problem, reported like the others, secret-free.
         message = redact_text(f"cannot start ({type(exc).__name__}: {exc})")

@@ -159,3 +159,18 @@ def test_many_logger_names_all_exported_past_the_logger_cache() -> None:
     records = INSTANCES["mem"]["logs"].get_finished_logs()
     assert len(records) == 1100
     assert {r.instrumentation_scope.name for r in records} == {f"app.module{i}" for i in range(1100)}
+
+
+def test_plain_sdk_exporters_are_counted_in_status() -> None:
+    bridge = configure_otel(memory_config())
+    with trace.get_tracer("t").start_as_current_span("one"):
+        logging.getLogger("app").warning("two")
+    bridge.force_flush(5)
+    mem = bridge.status()["exporters"]["mem"]
+    assert (mem["sent"], mem["failed"]) == (2, 0)
+    INSTANCES["mem"]["traces"].shutdown()  # the in-memory exporter now answers FAILURE
+    with trace.get_tracer("t").start_as_current_span("three"):
+        pass
+    bridge.force_flush(5)
+    mem = bridge.status()["exporters"]["mem"]
+    assert (mem["sent"], mem["failed"]) == (2, 1)

@@ -9,11 +9,13 @@ This touches one private attribute of the 1.45 SDK, which is why the SDK is pinn
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from opentelemetry.sdk._logs import ReadWriteLogRecord
-from opentelemetry.sdk._logs.export import BatchLogRecordProcessor, LogRecordExporter
-from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
+from opentelemetry.sdk._logs.export import BatchLogRecordProcessor, LogRecordExporter, LogRecordExportResult
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 
 from otel_bridge._internal.stats import ExporterStats
 from otel_bridge.exporters.base import BatchOptions
@@ -41,6 +43,55 @@ def _hook(processor: BatchSpanProcessor | BatchLogRecordProcessor, stats: Export
     inner._metrics = sink
     queue = inner._queue
     sink.register_queue_size(lambda: len(queue))
+
+
+def _export_counted(exporter: Any, batch: Sequence[Any], stats: ExporterStats, success: Any, failure: Any) -> Any:
+    started = time.monotonic()
+    try:
+        result = exporter.export(batch)
+    except Exception:  # a third-party exporter that raises: counted, never raised into the worker
+        result = failure
+    stats.observe_latency(time.monotonic() - started)
+    stats.add("sent" if result == success else "failed", len(batch))
+    return result
+
+
+class CountedSpanExporter(SpanExporter):
+    """Counts what a plain SDK span exporter (console, OTLP …) delivered or failed, and its latency."""
+
+    def __init__(self, exporter: SpanExporter, stats: ExporterStats) -> None:
+        self._exporter = exporter
+        self._stats = stats
+
+    def export(self, spans: Sequence[Any]) -> SpanExportResult:
+        return _export_counted(  # type: ignore[no-any-return]
+            self._exporter, spans, self._stats, SpanExportResult.SUCCESS, SpanExportResult.FAILURE
+        )
+
+    def shutdown(self) -> None:
+        self._exporter.shutdown()
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return self._exporter.force_flush(timeout_millis)
+
+
+class CountedLogExporter(LogRecordExporter):
+    """Counts what a plain SDK log exporter delivered or failed, and its latency."""
+
+    def __init__(self, exporter: LogRecordExporter, stats: ExporterStats) -> None:
+        self._exporter = exporter
+        self._stats = stats
+
+    def export(self, batch: Sequence[Any]) -> LogRecordExportResult:
+        return _export_counted(  # type: ignore[no-any-return]
+            self._exporter, batch, self._stats, LogRecordExportResult.SUCCESS, LogRecordExportResult.FAILURE
+        )
+
+    def shutdown(self) -> None:
+        self._exporter.shutdown()
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return bool(self._exporter.force_flush(timeout_millis))
 
 
 class CountingBatchSpanProcessor(BatchSpanProcessor):

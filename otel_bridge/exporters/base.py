@@ -84,3 +84,6 @@ class ExporterSpec:
     # Cross-section validation at config time: ``check(config, name)`` returns (yaml path, message)
     # pairs, e.g. the Prometheus type rejecting an exponential-histogram view it cannot serve.
     check: Callable[[Any, str], list[tuple[str, str]]] | None = None
+    # True when the exporters ``build`` returns count sent/failed into ``ctx.stats`` themselves;
+    # otherwise a plain SDK exporter is wrapped to count its export results.
+    counts_itself: bool = False

@@ -135,4 +135,5 @@ SPEC = ExporterSpec(
     options=FileOptions,
     build=_build,
     describe=lambda options: f"{options.path} (_bulk NDJSON, {options.mapping})",
+    counts_itself=True,
 )
