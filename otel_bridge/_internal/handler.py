@@ -8,14 +8,12 @@ the OTel record so the Sentry exporter can build frames with local context inste
 from __future__ import annotations
 
 import logging
-
 from typing import Any
 
 from opentelemetry._logs import LogRecord, NoOpLogger, get_logger
 from opentelemetry.instrumentation.logging.handler import LoggingHandler
 
 from otel_bridge._internal.guard import is_own_record
-
 
 # Loggers cached per handler; a program that invents logger names without end only refills the cache.
 _MAX_CACHED_LOGGERS = 1024
