@@ -8,9 +8,13 @@ the root handler, so handlers and processors never stack.
 from __future__ import annotations
 
 import atexit
+import functools
 import logging
+import logging.config
 import os
 import threading
+from collections.abc import Callable
+from typing import Any
 
 from opentelemetry import _logs, metrics, trace
 from opentelemetry._logs import NoOpLoggerProvider
@@ -110,6 +114,7 @@ def install(built: Built, source: str) -> Bridge:
         _handlers[id(bridge)] = (handler, lowered_from)
         _current = bridge
         _register_atexit()
+        _wrap_logging_config()
     for start in built.starters:
         try:
             start()
@@ -144,6 +149,47 @@ def _at_exit() -> None:
     bridge = _current
     if bridge is not None:
         bridge.shutdown(timeout_s=_exit_timeout())
+
+
+def _current_handler() -> BridgeLoggingHandler | None:
+    bridge = _current
+    entry = _handlers.get(id(bridge)) if bridge is not None else None
+    return entry[0] if entry is not None else None
+
+
+def _keep_handler(config_fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Wraps a logging configuration function so it neither removes nor sees our root handler.
+
+    Under ``opentelemetry-instrument`` the bridge is configured before the app's own code runs; an
+    app that then calls ``dictConfig`` (Django, uvicorn …) would drop our handler, and one that calls
+    ``basicConfig`` would find a handler on the root and do nothing. So the handler steps aside while
+    the function runs and comes back after, with the root level lowered to ``logs.level`` again.
+    """
+
+    @functools.wraps(config_fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        handler = _current_handler()
+        root = logging.getLogger()
+        if handler is not None:
+            root.removeHandler(handler)
+        try:
+            return config_fn(*args, **kwargs)
+        finally:
+            if handler is not None and handler is _current_handler():
+                root.addHandler(handler)
+                if root.level > handler.level:
+                    root.setLevel(handler.level)
+
+    wrapper.__otel_bridge_wrapped__ = True  # type: ignore[attr-defined]
+    return wrapper
+
+
+def _wrap_logging_config() -> None:
+    """Installs :func:`_keep_handler` around the stdlib's configuration functions, once."""
+    for owner, attr in ((logging.config, "dictConfig"), (logging.config, "fileConfig"), (logging, "basicConfig")):
+        fn = getattr(owner, attr)
+        if not getattr(fn, "__otel_bridge_wrapped__", False):
+            setattr(owner, attr, _keep_handler(fn))
 
 
 def _register_atexit() -> None:

@@ -37,6 +37,7 @@ from otel_bridge._internal.batching import (
 from otel_bridge._internal.redact import redact_text
 from otel_bridge._internal.self_metrics import register_self_metrics
 from otel_bridge._internal.stats import StatsRegistry
+from otel_bridge.bridge import run_bounded
 from otel_bridge.config.errors import ConfigError, Problem
 from otel_bridge.config.models import BridgeConfig, SamplerConfig
 from otel_bridge.config.views import build_views, cardinality_limits
@@ -116,6 +117,13 @@ def _component(ctx: BuildContext) -> Any:
         raise ConfigError([Problem(f"exporters.{ctx.name}", message)]) from None
 
 
+def _expect(made: Any, kind: type, ctx: BuildContext) -> Any:
+    if not isinstance(made, kind):
+        problem = f"type '{ctx.stats.type}' built a {type(made).__name__} for {ctx.signal}, not a {kind.__name__}"
+        raise ConfigError([Problem(f"exporters.{ctx.name}", problem)])
+    return made
+
+
 def build(config: BridgeConfig, config_dir: Path | None = None) -> Built:
     """Builds the three providers of ``config``; exporters shared across signals share one stats entry."""
     resource = build_resource(config)
@@ -146,38 +154,41 @@ def build(config: BridgeConfig, config_dir: Path | None = None) -> Built:
     tracer_provider = TracerProvider(
         resource=resource, sampler=build_sampler(config.traces.sampler), shutdown_on_exit=False
     )
-    for name in config.traces.exporters:
-        ctx = context(name, "traces")
-        made = _component(ctx)
-        if isinstance(made, SpanExporter):
-            made = CountingBatchSpanProcessor(made, ctx.options.batch, ctx.stats)
-        if not isinstance(made, SpanProcessor):
-            raise TypeError(f"exporter {name!r} built {type(made).__name__} for traces")
-        tracer_provider.add_span_processor(made)
-
     logger_provider = LoggerProvider(resource=resource, shutdown_on_exit=False)
-    for name in config.logs.exporters:
-        ctx = context(name, "logs")
-        made = _component(ctx)
-        if isinstance(made, LogRecordExporter):
-            made = CountingBatchLogProcessor(made, ctx.options.batch, ctx.stats)
-        if not isinstance(made, LogRecordProcessor):
-            raise TypeError(f"exporter {name!r} built {type(made).__name__} for logs")
-        logger_provider.add_log_record_processor(made)
-
     readers: list[MetricReader] = []
-    for name in config.metrics.exporters:
-        ctx = context(name, "metrics")
-        made = _component(ctx)
-        if isinstance(made, MetricExporter):
-            made = PeriodicExportingMetricReader(
-                made,
-                export_interval_millis=getattr(ctx.options, "interval_ms", 60000),
-                cardinality_limits=cardinality_limits(config.metrics.cardinality_limit),
-            )
-        if not isinstance(made, MetricReader):
-            raise TypeError(f"exporter {name!r} built {type(made).__name__} for metrics")
-        readers.append(made)
+    try:
+        for name in config.traces.exporters:
+            ctx = context(name, "traces")
+            made = _component(ctx)
+            if isinstance(made, SpanExporter):
+                made = CountingBatchSpanProcessor(made, ctx.options.batch, ctx.stats)
+            tracer_provider.add_span_processor(_expect(made, SpanProcessor, ctx))
+        for name in config.logs.exporters:
+            ctx = context(name, "logs")
+            made = _component(ctx)
+            if isinstance(made, LogRecordExporter):
+                made = CountingBatchLogProcessor(made, ctx.options.batch, ctx.stats)
+            logger_provider.add_log_record_processor(_expect(made, LogRecordProcessor, ctx))
+        for name in config.metrics.exporters:
+            ctx = context(name, "metrics")
+            made = _component(ctx)
+            if isinstance(made, MetricExporter):
+                made = PeriodicExportingMetricReader(
+                    made,
+                    export_interval_millis=getattr(ctx.options, "interval_ms", 60000),
+                    cardinality_limits=cardinality_limits(config.metrics.cardinality_limit),
+                )
+            readers.append(_expect(made, MetricReader, ctx))
+    except BaseException:
+        # Exporters built before the failing one may run threads or hold ports: stop them, bounded.
+        def stop() -> None:
+            tracer_provider.shutdown()
+            logger_provider.shutdown()
+            for reader in readers:
+                reader.shutdown(timeout_millis=1000)
+
+        run_bounded("abandon", stop, 5.0)
+        raise
     meter_provider = MeterProvider(
         metric_readers=readers,
         resource=resource,

@@ -174,3 +174,52 @@ def test_plain_sdk_exporters_are_counted_in_status() -> None:
     bridge.force_flush(5)
     mem = bridge.status()["exporters"]["mem"]
     assert (mem["sent"], mem["failed"]) == (2, 1)
+
+
+def test_exporter_failing_to_start_is_a_config_error_and_stops_the_others() -> None:
+    import threading
+
+    from otel_bridge import ConfigError
+    from otel_bridge.exporters import registry
+    from otel_bridge.exporters.base import ExporterOptions, ExporterSpec
+
+    def broken(ctx: object) -> object:
+        raise OSError("cannot open /etc/certs/ca.pem for https://user:hunter2@es:9200")
+
+    registry.register(ExporterSpec("broken", frozenset({"logs"}), ExporterOptions, build=broken))
+    before = {t for t in threading.enumerate() if t.name.startswith("OtelBatch")}
+    config = memory_config(logs={"exporters": ["mem", "bad"]})
+    config["exporters"]["bad"] = {"type": "broken"}
+    with pytest.raises(ConfigError) as caught:
+        configure_otel(config)
+    (problem,) = caught.value.problems
+    assert str(problem).startswith("exporters.bad: cannot start (OSError: cannot open /etc/certs/ca.pem")
+    assert "hunter2" not in str(problem)
+    leftover = {t for t in threading.enumerate() if t.name.startswith("OtelBatch") and t.is_alive()} - before
+    assert leftover == set()  # the span and log processors built for "mem" were stopped
+    assert bridge_handlers() == []
+
+
+def test_app_logging_config_after_configure_keeps_the_bridge_handler() -> None:
+    import logging.config
+
+    root = logging.getLogger()
+    saved = list(root.handlers)
+    try:
+        bridge = configure_otel(memory_config())
+        # What frameworks do at startup, after opentelemetry-instrument configured the bridge.
+        logging.config.dictConfig(
+            {
+                "version": 1,
+                "handlers": {"null": {"class": "logging.NullHandler"}},
+                "root": {"level": "WARNING", "handlers": ["null"]},
+            }
+        )
+        logging.basicConfig(level=logging.WARNING)
+        assert len(bridge_handlers()) == 1
+        assert any(isinstance(h, logging.NullHandler) for h in root.handlers)  # the app's config applied
+        logging.getLogger("app.created_after_dictconfig").info("after dictConfig")
+        bridge.force_flush(5)
+        assert [r.log_record.body for r in INSTANCES["mem"]["logs"].get_finished_logs()] == ["after dictConfig"]
+    finally:
+        root.handlers[:] = saved

@@ -12,9 +12,12 @@ from tests.servers.otlp_receiver import otlp_receiver
 
 APP = textwrap.dedent(
     """
-    import logging
+    import logging, logging.config
     from opentelemetry import metrics, trace
     import stocklib
+
+    # The app configures logging itself after the wrapper configured the bridge (as frameworks do).
+    logging.config.dictConfig({"version": 1, "root": {"level": "INFO", "handlers": []}})
 
     tracer = trace.get_tracer("app")
     with tracer.start_as_current_span("checkout"):
