@@ -84,3 +84,33 @@ def test_worker_threads_started_by_the_guard_are_suppressed() -> None:
     guard.start_thread("probe", work)
     assert done.wait(5)
     assert seen == [True]
+
+
+def test_client_loggers_drop_what_our_threads_log_for_any_handler() -> None:
+    """Standalone mode: the SDK's own handler has no filter, so the client loggers filter at the source."""
+    seen: list[tuple[str, str]] = []
+
+    class Capture(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            seen.append((record.name, record.threadName or ""))
+
+    capture = Capture()
+    root = logging.getLogger()
+    root.addHandler(capture)
+    try:
+        guard.quiet_client_loggers()
+        guard.quiet_client_loggers()  # idempotent
+        assert logging.getLogger("urllib3.connectionpool").filters.count(guard._CLIENT_FILTER) == 1
+        done = threading.Event()
+
+        def from_our_thread() -> None:
+            logging.getLogger("urllib3.connectionpool").warning("POST /_bulk")
+            logging.getLogger("elastic_transport.transport").warning("POST /_bulk [status:200]")
+            done.set()
+
+        threading.Thread(target=from_our_thread, name="OtelBatchLogRecordProcessor").start()
+        assert done.wait(5)
+        logging.getLogger("urllib3.connectionpool").warning("the app's own request")
+    finally:
+        root.removeHandler(capture)
+    assert seen == [("urllib3.connectionpool", "MainThread")]

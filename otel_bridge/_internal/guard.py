@@ -72,3 +72,44 @@ def start_thread(name: str, target: Callable[[], None]) -> threading.Thread:
     thread = threading.Thread(target=run, name=f"otel-bridge-{name}", daemon=True)
     thread.start()
     return thread
+
+
+# The loggers our exporters' HTTP clients write to. Filters on a logger only see records created on
+# that exact logger, so the children are named one by one.
+CLIENT_LOGGERS = (
+    "elastic_transport",
+    "elastic_transport.node",
+    "elastic_transport.node_pool",
+    "elastic_transport.transport",
+    "elasticsearch",
+    "urllib3.connection",
+    "urllib3.connectionpool",
+    "urllib3.poolmanager",
+    "urllib3.response",
+    "urllib3.util.retry",
+    "sentry_sdk.errors",
+    "sentry_sdk.envelopes",
+)
+
+
+class _OwnWorkFilter(logging.Filter):
+    """Drops records our own threads or suppressed export code produce, for every handler."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        thread_name = record.threadName
+        if thread_name and thread_name.startswith(OWN_THREAD_PREFIXES):
+            return False
+        return not get_value(_SUPPRESS_INSTRUMENTATION_KEY)
+
+
+_CLIENT_FILTER = _OwnWorkFilter()
+
+
+def quiet_client_loggers() -> None:
+    """Standalone use (``OTEL_LOGS_EXPORTER=elasticsearch`` with the SDK's own handler): that handler
+    has no feedback-loop filter, so the client loggers drop, at the source, what our export threads
+    log. Records the app's own use of these clients produces on its threads pass. Idempotent."""
+    for name in CLIENT_LOGGERS:
+        logger = logging.getLogger(name)
+        if _CLIENT_FILTER not in logger.filters:
+            logger.addFilter(_CLIENT_FILTER)
