@@ -223,3 +223,19 @@ def test_app_logging_config_after_configure_keeps_the_bridge_handler() -> None:
         assert [r.log_record.body for r in INSTANCES["mem"]["logs"].get_finished_logs()] == ["after dictConfig"]
     finally:
         root.handlers[:] = saved
+
+
+def test_global_provider_answers_like_the_sdk_provider() -> None:
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    bridge = configure_otel(memory_config())
+    extra = InMemorySpanExporter()
+    # What libraries and older integrations do with the global provider.
+    trace.get_tracer_provider().add_span_processor(SimpleSpanProcessor(extra))  # type: ignore[attr-defined]
+    with trace.get_tracer("t").start_as_current_span("seen twice"):
+        pass
+    assert trace.get_tracer_provider().force_flush() is True  # type: ignore[attr-defined]
+    assert trace.get_tracer_provider().resource is bridge.tracer_provider.resource  # type: ignore[attr-defined]
+    assert metrics.get_meter_provider().force_flush() is True  # type: ignore[attr-defined]
+    assert [s.name for s in extra.get_finished_spans()] == ["seen twice"]

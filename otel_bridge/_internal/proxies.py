@@ -80,6 +80,13 @@ class ProxyTracerProvider(trace.TracerProvider):
         )
         return self._tracers.track(ProxyTracer(self._delegate, call))  # type: ignore[no-any-return]
 
+    def __getattr__(self, name: str) -> Any:
+        # The SDK provider's own API (add_span_processor, force_flush, resource …), as code that
+        # expects an SDK provider from the global getter calls it.
+        if name.startswith("__") or name == "_delegate":
+            raise AttributeError(name)
+        return getattr(self._delegate, name)
+
     def set_delegate(self, provider: Any) -> None:
         self._delegate = provider
         self._tracers.rebind(provider)
@@ -117,6 +124,13 @@ class ProxyLoggerProvider(_logs.LoggerProvider):
     def get_logger(self, *args: Any, **kwargs: Any) -> _logs.Logger:  # type: ignore[override]
         call = _positional(args, kwargs, ("name", "version", "schema_url", "attributes"))
         return self._loggers.track(ProxyLogger(self._delegate, call))  # type: ignore[no-any-return]
+
+    def __getattr__(self, name: str) -> Any:
+        # The SDK provider's own API (add_span_processor, force_flush, resource …), as code that
+        # expects an SDK provider from the global getter calls it.
+        if name.startswith("__") or name == "_delegate":
+            raise AttributeError(name)
+        return getattr(self._delegate, name)
 
     def set_delegate(self, provider: Any) -> None:
         self._delegate = provider
@@ -216,6 +230,13 @@ class ProxyMeterProvider(metrics.MeterProvider):
             if meter is None:
                 meter = self._by_key[key] = self._meters.track(ProxyMeter(self._delegate, call))
         return meter
+
+    def __getattr__(self, name: str) -> Any:
+        # The SDK provider's own API (add_span_processor, force_flush, resource …), as code that
+        # expects an SDK provider from the global getter calls it.
+        if name.startswith("__") or name == "_delegate":
+            raise AttributeError(name)
+        return getattr(self._delegate, name)
 
     def set_delegate(self, provider: Any) -> None:
         self._delegate = provider
