@@ -211,6 +211,8 @@ def test_app_logging_config_after_configure_keeps_the_bridge_handler() -> None:
         logging.config.dictConfig(
             {
                 "version": 1,
+                # The default (True) would disable every logger other tests use, for the whole session.
+                "disable_existing_loggers": False,
                 "handlers": {"null": {"class": "logging.NullHandler"}},
                 "root": {"level": "WARNING", "handlers": ["null"]},
             }
@@ -218,7 +220,7 @@ def test_app_logging_config_after_configure_keeps_the_bridge_handler() -> None:
         logging.basicConfig(level=logging.WARNING)
         assert len(bridge_handlers()) == 1
         assert any(isinstance(h, logging.NullHandler) for h in root.handlers)  # the app's config applied
-        logging.getLogger("app.created_after_dictconfig").info("after dictConfig")
+        logging.getLogger("app").info("after dictConfig")
         bridge.force_flush(5)
         assert [r.log_record.body for r in INSTANCES["mem"]["logs"].get_finished_logs()] == ["after dictConfig"]
     finally:

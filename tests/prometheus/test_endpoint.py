@@ -98,6 +98,20 @@ def test_tls_and_basic_auth_scraped_by_real_prometheus(
         assert float(result[0]["value"][1]) == 5
 
 
+def test_an_idle_connection_does_not_block_the_tls_endpoint(make_reader: Any, certificate: tuple[str, str]) -> None:
+    """A client that connects and never starts TLS (a port scanner, a TCP health check) must not stall
+    the accept loop: the handshake runs in the request's own thread, with a timeout."""
+    cert, key = certificate
+    reader, provider = make_reader(certfile=cert, keyfile=key)
+    provider.get_meter("m").create_counter("hits").add(1)
+    trusted = ssl.create_default_context(cafile=cert)
+    with socket.create_connection(("127.0.0.1", reader.endpoint.server.port)) as idle:
+        idle.sendall(b"")  # connected, silent
+        assert _status(reader.endpoint.url(), context=trusted) == 200
+        assert _status(reader.endpoint.url().replace("https://", "http://")) != 200  # plain HTTP: refused
+        assert _status(reader.endpoint.url(), context=trusted) == 200
+
+
 def test_wsgi_and_asgi_mounting_with_serve_none() -> None:
     bridge = otel_bridge.configure_otel(
         {"metrics": {"exporters": ["prometheus"]}, "exporters": {"prometheus": {"serve": "none", "basic_auth": AUTH}}}

@@ -185,6 +185,9 @@ def test_cardinality_overflow_is_visible_once(port: int, caplog: pytest.LogCaptu
     warnings = [r for r in caplog.records if "cardinality limit" in r.getMessage()]
     assert len(warnings) == 1 and "'logins'" in warnings[0].getMessage()
     assert bridge.status()["exporters"]["prometheus"]["overflowed_metrics"] == ["logins"]
+    # The self-metric on the same endpoint (read at collection: it shows what earlier scrapes found).
+    overflowed = 'otel_bridge_metrics_overflowed{exporter="prometheus",otel_scope_name="otel_bridge",type="prometheus"}'
+    assert value_of(text, overflowed) == 1
 
 
 def test_exemplars_in_openmetrics_only(make_reader: Any) -> None:

@@ -144,3 +144,59 @@ def test_files_of_an_earlier_run_are_not_summed(make_reader: Any, tmp_path: Path
     text = scrape(reader.endpoint.url())
     assert value_of(text, 'jobs_total{otel_scope_name="m"}') == 1
     assert "jobs_total 1000" not in text
+
+
+def _mp_config(port: int, directory: Path) -> dict[str, Any]:
+    return {
+        "metrics": {"exporters": ["prometheus"]},
+        "exporters": {
+            "prometheus": {"host": "127.0.0.1", "port": port, "multiprocess": True, "multiprocess_dir": str(directory)}
+        },
+    }
+
+
+@pytest.mark.skipif(not hasattr(os, "getuid"), reason="POSIX permissions")
+def test_snapshot_directory_is_private_and_a_planted_one_is_refused(port: int, tmp_path: Path) -> None:
+    import otel_bridge
+    from otel_bridge.config import ConfigError
+
+    mine = tmp_path / "mine"
+    with otel_bridge.configure_otel(_mp_config(port, mine)) as bridge:
+        bridge.meter_provider.force_flush()
+        assert mine.stat().st_mode & 0o777 == 0o700  # other local users can neither read nor inject
+    # Another user could have made the (predictable) directory first and fill it with fake snapshots.
+    planted = tmp_path / "planted"
+    planted.mkdir()
+    planted.chmod(0o777)
+    (planted / "w-1.json").write_text('{"token": "1:?", "families": []}')
+    with pytest.raises(ConfigError, match="multiprocess_dir"):
+        otel_bridge.configure_otel(_mp_config(port, planted))
+    with socket.socket() as again:  # refused before binding: the port is not left taken
+        again.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        again.bind(("127.0.0.1", port))
+    if os.getuid() == 0:
+        planted.chmod(0o700)
+        os.chown(planted, 65534, 65534)
+        with pytest.raises(ConfigError, match="owned by"):
+            otel_bridge.configure_otel(_mp_config(port, planted))
+
+
+def test_configure_again_in_a_process_keeps_its_counts(port: int, tmp_path: Path) -> None:
+    """A second configure_otel() in a worker starts a new MeterProvider from zero: the old one's
+    counts are kept (folded like a finished worker's), so the summed counter never goes back."""
+    import otel_bridge
+
+    config = _mp_config(port, tmp_path / "mp")
+    url = f"http://127.0.0.1:{port}/metrics"
+    first = otel_bridge.configure_otel(config)
+    first.meter_provider.get_meter("m").create_counter("jobs").add(5)
+    first.meter_provider.get_meter("m").create_up_down_counter("busy").add(2)
+    assert value_of(scrape(url), 'jobs_total{otel_scope_name="m"}') == 5
+    second = otel_bridge.configure_otel(config)  # hands the port over, then shuts `first` down
+    second.meter_provider.get_meter("m").create_counter("jobs").add(1)
+    for _ in range(2):  # stable across scrapes: folded once, never counted twice
+        text = scrape(url)
+        assert value_of(text, 'jobs_total{otel_scope_name="m"}') == 6
+        assert value_of(text, 'busy{otel_scope_name="m"}') is None  # the old provider's in-flight work is gone
+    second.shutdown()
+    assert sorted(p.name for p in (tmp_path / "mp").glob("w-*")) != []  # the last snapshot is kept

@@ -1,7 +1,9 @@
 """Renders :class:`~.model.Family` lists as ``prometheus_client`` metric families.
 
-One family per name (families were merged by name upstream), so no HELP/TYPE line is ever printed
-twice. Samples are added with their own label sets (no ``""`` backfill across a family).
+One family per name (families were merged by name upstream), and a family whose exposed names
+(``x`` and ``x_total`` for a counter; ``x``, ``x_bucket``, ``x_count``, ``x_sum`` for a histogram)
+overlap an earlier one's is left out, so no HELP/TYPE line is ever printed twice and no series has
+two types. Samples are added with their own label sets (no ``""`` backfill across a family).
 """
 
 from __future__ import annotations
@@ -63,10 +65,34 @@ def render_family(fam: Family) -> PromMetric:
     return out
 
 
-def render(families: list[Family], target: dict[str, str] | None) -> Iterator[PromMetric]:
-    """``target_info`` (when given and non-empty), then every family with at least one sample."""
+def exposed_names(fam: Family) -> set[str]:
+    """The names a family takes in either text format: its TYPE line's and its samples'."""
+    if fam.kind == "counter":
+        return {fam.name, f"{fam.name}_total"}
+    if fam.kind == "histogram":
+        return {fam.name, f"{fam.name}_bucket", f"{fam.name}_count", f"{fam.name}_sum"}
+    return {fam.name}
+
+
+def render(
+    families: list[Family], target: dict[str, str] | None, conflicts: set[str] | None = None
+) -> Iterator[PromMetric]:
+    """``target_info`` (when given and non-empty), then every family with at least one sample.
+
+    A family whose names are already taken (``jobs`` counter vs ``jobs_total`` gauge) is skipped and
+    added to ``conflicts``: the first one served wins, as for two instruments of one name.
+    """
+    taken: set[str] = set()
     if target:
+        taken.update(("target", "target_info"))
         yield InfoMetricFamily("target", "Target metadata", value=target)
     for fam in families:
-        if fam.samples and fam.kind != "info":
-            yield render_family(fam)
+        if not fam.samples or fam.kind == "info":
+            continue
+        names = exposed_names(fam)
+        if names & taken:
+            if conflicts is not None:
+                conflicts.add(fam.name)
+            continue
+        taken |= names
+        yield render_family(fam)

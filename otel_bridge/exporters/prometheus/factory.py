@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from otel_bridge._internal.stats import ExporterStats
-from otel_bridge.exporters.prometheus.multiprocess import Coordinator, default_dir, under_gunicorn
+from otel_bridge.exporters.prometheus.multiprocess import Coordinator, default_dir, prepare_dir, under_gunicorn
 from otel_bridge.exporters.prometheus.options import PrometheusOptions
 from otel_bridge.exporters.prometheus.reader import PrometheusReader
 from otel_bridge.exporters.prometheus.server import MetricsServer, make_app, server_ssl_context
@@ -132,6 +132,11 @@ def build_reader(
     endpoint = _Endpoint(reader, options, config_dir)
     reader.endpoint = endpoint  # type: ignore[attr-defined]
     multiprocess = multiprocess_enabled(options)
+    directory: Path | None = None
+    if multiprocess:  # before binding: an unsafe directory is a config error that leaves no port taken
+        directory = prepare_dir(
+            Path(options.multiprocess_dir) if options.multiprocess_dir else default_dir(options.port)
+        )
     serving = False
     if options.serve == "port":
         try:
@@ -146,8 +151,7 @@ def build_reader(
                 "worker processes share this config)",
                 options.port,
             )
-    if multiprocess:
-        directory = Path(options.multiprocess_dir) if options.multiprocess_dir else default_dir(options.port)
+    if directory is not None:
         can_take_over = options.serve == "port" and options.port != 0
         coordinator = Coordinator(
             reader,

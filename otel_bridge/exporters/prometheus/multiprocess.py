@@ -23,6 +23,7 @@ import contextlib
 import json
 import logging
 import os
+import stat
 import tempfile
 import threading
 import weakref
@@ -44,6 +45,33 @@ def default_dir(port: int) -> Path:
     """The shared directory workers of one endpoint agree on without talking: per user and port."""
     uid = os.getuid() if hasattr(os, "getuid") else 0
     return Path(tempfile.gettempdir()) / f"otel-bridge-prometheus-{uid}-{port}"
+
+
+def prepare_dir(directory: Path) -> Path:
+    """Creates the snapshot directory private (0700); refuses one that another user could write to.
+
+    The default path is predictable (``/tmp/otel-bridge-prometheus-<uid>-<port>``): a local user who
+    made it first could plant fake snapshots that the server would sum into the endpoint. Raises
+    ``ValueError`` (a configuration error) for a directory owned by another user or world-writable.
+    """
+    directory = Path(directory)
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if not hasattr(os, "geteuid"):
+        return directory
+    info = os.lstat(directory)
+    if stat.S_ISLNK(info.st_mode) or not stat.S_ISDIR(info.st_mode):
+        raise ValueError(f"multiprocess_dir {str(directory)!r} is not a plain directory")
+    if info.st_uid != os.geteuid():
+        raise ValueError(
+            f"multiprocess_dir {str(directory)!r} is owned by uid {info.st_uid}, not by this process "
+            f"(uid {os.geteuid()}); remove it or set another multiprocess_dir"
+        )
+    if info.st_mode & stat.S_IWOTH:
+        raise ValueError(
+            f"multiprocess_dir {str(directory)!r} is writable by every user; chmod o-w it or set another "
+            "multiprocess_dir"
+        )
+    return directory
 
 
 def process_token(pid: int) -> str | None:
@@ -128,13 +156,16 @@ class Coordinator:
     def _set_identity(self) -> None:
         self.pid = os.getpid()
         self.token = process_token(self.pid) or f"{self.pid}:?"
+        # Tells this coordinator's files from those of another one in the same process (a second
+        # configure_otel() builds a new reader before the old one shuts down).
+        self.instance = os.urandom(4).hex()
 
     # -- lifecycle -------------------------------------------------------------------------------
 
     def start(self, serving: bool, session: str | None = None) -> Coordinator:
         """Prepares the directory, starts the snapshot thread and the fork hooks."""
         self.serving = serving
-        self.dir.mkdir(parents=True, exist_ok=True)
+        prepare_dir(self.dir)
         self._join_session(session or self._session_key())
         _register_fork_hooks(self)
         self._start_thread()
@@ -174,14 +205,26 @@ class Coordinator:
                     _log.debug("prometheus: taking over the endpoint failed", exc_info=True)
 
     def close(self) -> None:
-        """Writes a last snapshot and stops the thread; idempotent."""
+        """Stops the thread and retires this coordinator's counts; idempotent.
+
+        The last snapshot is written as a finished one (its own file, a token no live process has), so
+        the server folds it into the archive like a dead worker's: a process that configures again
+        starts a new provider from zero without its earlier counts going back on the endpoint.
+        """
         if self._closed:
             return
         self._closed = True
         self._stop.set()
-        self.write_snapshot()
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(2.0)
+        try:
+            with self._locked():
+                if self.write_snapshot(retire=True):
+                    live = self.dir / f"w-{self.pid}.json"
+                    if (self._load(live) or {}).get("owner") == self.instance:
+                        live.unlink(missing_ok=True)
+        except Exception:
+            _log.debug("prometheus: retiring the snapshot failed", exc_info=True)
 
     # -- fork ------------------------------------------------------------------------------------
 
@@ -229,14 +272,16 @@ class Coordinator:
         """This process's families minus what it inherited at fork."""
         return subtract(self._reader.own_families(), self.baseline)
 
-    def write_snapshot(self, families: list[Family] | None = None) -> bool:
-        """Writes this process's snapshot atomically; never raises."""
+    def write_snapshot(self, families: list[Family] | None = None, *, retire: bool = False) -> bool:
+        """Writes this process's snapshot atomically (``retire``: as a finished one); never raises."""
         try:
             fams = self.own() if families is None else families
-            payload = {"token": self.token, "families": [f.to_json() for f in fams]}
-            tmp = self.dir / f".tmp-{self.pid}"
+            token = f"{self.token}/closed-{self.instance}" if retire else self.token
+            payload = {"token": token, "owner": self.instance, "families": [f.to_json() for f in fams]}
+            tmp = self.dir / f".tmp-{self.pid}-{self.instance}"
             tmp.write_text(json.dumps(payload, separators=(",", ":")))
-            os.replace(tmp, self.dir / f"w-{self.pid}.json")
+            name = f"w-{self.pid}.{self.instance}.json" if retire else f"w-{self.pid}.json"
+            os.replace(tmp, self.dir / name)
             return True
         except Exception:
             _log.debug("prometheus: writing the snapshot failed", exc_info=True)
@@ -261,12 +306,13 @@ class Coordinator:
             archived = _index([Family.from_json(f) for f in archive["families"]])
             folded: list[str] = list(archive["folded"])
             changed = False
+            own_file = f"w-{self.pid}.json"
             for path in sorted(self.dir.glob("w-*.json")):
                 try:
-                    pid = int(path.stem[2:])
+                    pid = int(path.stem[2:].split(".", 1)[0])  # w-<pid>.json, or w-<pid>.<instance>.json
                 except ValueError:
                     continue
-                if pid == self.pid:
+                if path.name == own_file:
                     continue
                 data = self._load(path)
                 if data is None:
@@ -281,7 +327,9 @@ class Coordinator:
                     folded.append(token)
                     changed = True
                 path.unlink(missing_ok=True)
-                (self.dir / f".tmp-{pid}").unlink(missing_ok=True)  # a write cut short by SIGKILL
+                if pid != self.pid and process_token(pid) is None:
+                    for tmp_file in self.dir.glob(f".tmp-{pid}-*"):  # a write cut short by SIGKILL
+                        tmp_file.unlink(missing_ok=True)
             if changed:
                 payload = {"folded": folded[-_MAX_FOLDED:], "families": [f.to_json() for f in archived.values()]}
                 tmp = self.dir / f".tmp-archive-{self.pid}"

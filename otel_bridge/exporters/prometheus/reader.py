@@ -148,13 +148,16 @@ class PrometheusReader(MetricReader):
         try:
             with guard.suppressed():
                 families, target = self.families()
-                out = list(render(families, target))
+                clashes: set[str] = set()
+                out = list(render(families, target, clashes))
         except Exception:
             self.stats.add("failed")
             if ("error", "") not in self._warned:
                 self._warned.add(("error", ""))
                 _log.exception("prometheus: collecting metrics failed; the scrape is served without them")
             return []
+        if clashes:
+            self._warn(TranslateReport(conflicts=clashes))
         self.stats.add("sent")
         self.stats.observe_latency(time.perf_counter() - start)
         return out
@@ -181,7 +184,8 @@ class PrometheusReader(MetricReader):
             (
                 "conflict",
                 report.conflicts,
-                "prometheus: two instruments map to %r with different types; the later one is not served",
+                "prometheus: two instruments map to %r with different types (or to names the other one"
+                " exposes, e.g. a counter's _total or a histogram's _count); the later one is not served",
             ),
         ):
             for name in names:

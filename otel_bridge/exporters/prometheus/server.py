@@ -27,6 +27,9 @@ from otel_bridge.exporters.prometheus.options import BasicAuth
 
 _log = logging.getLogger("otel_bridge.prometheus")
 
+# Bounds the TLS handshake and every read of a request, per connection (each has its own thread).
+CONNECTION_TIMEOUT_S = 10.0
+
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
@@ -134,9 +137,28 @@ class MetricsServer:
         class _Server(ThreadingWSGIServer):
             address_family = family
 
+            def finish_request(self, request: Any, client_address: Any) -> None:
+                # Runs in the request's own thread. TLS is started here, not on the listening socket:
+                # there the handshake runs inside accept(), and one client that connects and stays
+                # silent would stall every scrape.
+                request.settimeout(CONNECTION_TIMEOUT_S)
+                if ssl_context is None:
+                    super().finish_request(request, client_address)
+                    return
+                try:
+                    conn = ssl_context.wrap_socket(request, server_side=True)
+                except OSError:  # not TLS, too slow, or gone: dropped quietly
+                    return
+                try:
+                    super().finish_request(conn, client_address)
+                finally:
+                    with contextlib.suppress(OSError):
+                        conn.close()
+
+            def handle_error(self, request: Any, client_address: Any) -> None:
+                _log.debug("prometheus: request from %s failed", client_address, exc_info=True)
+
         self._server = make_server(str(sockaddr[0]), port, app, _Server, handler_class=_QuietHandler)
-        if ssl_context is not None:
-            self._server.socket = ssl_context.wrap_socket(self._server.socket, server_side=True)
         self.host = host
         self.port: int = self._server.server_address[1]
         self.scheme = "https" if ssl_context is not None else "http"

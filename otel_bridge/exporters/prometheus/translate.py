@@ -54,9 +54,22 @@ class TranslateReport:
     failed: set[str] = field(default_factory=set)
 
 
+def utf8_text(value: str) -> str:
+    """``value`` if it encodes as UTF-8; else with its lone surrogates as ``?``.
+
+    A surrogate (``os.fsdecode`` of a bad file name, a decode with ``surrogateescape``) passes the SDK's
+    attribute checks but makes ``prometheus_client`` fail the whole response with HTTP 500.
+    """
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return value.encode("utf-8", "replace").decode("utf-8")
+    return value
+
+
 def label_value(value: Any) -> str:
-    """Strings as they are; everything else (numbers, bools, sequences) as JSON."""
-    return value if isinstance(value, str) else json.dumps(value, default=str)
+    """Strings as they are (made UTF-8 safe); everything else (numbers, bools, sequences) as JSON."""
+    return utf8_text(value) if isinstance(value, str) else json.dumps(value, default=str)
 
 
 def make_labels(sources: Iterable[Mapping[str, Any]]) -> LabelKey:
@@ -69,11 +82,16 @@ def make_labels(sources: Iterable[Mapping[str, Any]]) -> LabelKey:
     return tuple(sorted((label, ";".join(group[k] for k in sorted(group))) for label, group in by_label.items()))
 
 
-def family_name(name: str, unit: str, prefix: str = "", counter: bool = True) -> tuple[str, str]:
+def family_name(name: str, unit: str, prefix: str = "", counter: bool = True, gauge: bool = False) -> tuple[str, str]:
     """Final family name (unit suffix appended once; a counter's ``_total`` removed, it is added when
-    rendered) and the Prometheus unit."""
+    rendered) and the Prometheus unit.
+
+    ``gauge``: an OTel Gauge, whose unit ``1`` becomes ``ratio`` (the spec's special case, applied to
+    gauges only as the Collector and Prometheus's own OTLP translator do: ``retries_ratio_total`` helps
+    nobody).
+    """
     full = sanitize_full_name(f"{prefix}_{name}" if prefix else name)
-    prom_unit = map_unit(unit or "")
+    prom_unit = "ratio" if gauge and unit == "1" else map_unit(unit or "")
     if counter and full.endswith("_total"):
         full = full[: -len("_total")]
     if prom_unit and not full.endswith("_" + prom_unit):
@@ -158,10 +176,10 @@ def _add_metric(
         return
     if isinstance(metric.data, Sum) and metric.data.aggregation_temporality != AggregationTemporality.CUMULATIVE:
         return  # the reader asks for cumulative; a delta sum cannot be served as is
-    name, unit = family_name(metric.name, metric.unit or "", options.prefix, kind[0] == "counter")
+    name, unit = family_name(metric.name, metric.unit or "", options.prefix, kind[0] == "counter", kind[1] == "gauge")
     fam = families.get(name)
     if fam is None:
-        fam = Family(name, kind[0], metric.description or "", unit, kind[1])
+        fam = Family(name, kind[0], utf8_text(metric.description or ""), unit, kind[1])
     elif fam.kind != kind[0]:
         report.conflicts.add(name)  # two instruments, one name, different types: keep the first
         return
@@ -172,6 +190,8 @@ def _add_metric(
         if attrs.get(OVERFLOW_ATTRIBUTE):
             report.overflowed.add(metric.name)
         labels = make_labels((*fixed, attrs))
+        if kind[0] == "histogram" and any(label == "le" for label, _ in labels):
+            raise ValueError("an 'le' attribute clashes with the bucket label (the metric is skipped)")
         if isinstance(point, ExponentialHistogramDataPoint):
             report.converted_exponential.add(metric.name)
             samples[labels] = exponential_to_hist(point)
