@@ -103,3 +103,105 @@ def test_late_child_of_a_sent_root_is_sent_at_once() -> None:
     assert late_group.root is late and late_group.orphan
     assert late_group.children == [late_grandchild]
     assert assembler.pending == 0 and assembler.released == 0
+
+
+def test_child_of_an_unsampled_local_parent_is_a_root_at_once() -> None:
+    """A sampler that drops a parent but keeps its child (not parent-based): the parent is never
+    exported, so the child must not wait for it until the orphan timeout."""
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+    from opentelemetry.sdk.trace.sampling import Decision, Sampler, SamplingResult
+
+    class DropHealth(Sampler):
+        def should_sample(self, parent_context: object, trace_id: int, name: str, *args: object, **kw: object):  # type: ignore[no-untyped-def]
+            return SamplingResult(Decision.DROP if name == "health" else Decision.RECORD_AND_SAMPLE)
+
+        def get_description(self) -> str:
+            return "drop-health"
+
+    memory = InMemorySpanExporter()
+    provider = TracerProvider(sampler=DropHealth())
+    provider.add_span_processor(SimpleSpanProcessor(memory))
+    tracer = provider.get_tracer("t")
+    with tracer.start_as_current_span("health"), tracer.start_as_current_span("db check"):
+        pass
+    provider.shutdown()
+    [child] = memory.get_finished_spans()
+    assembler = TransactionAssembler(timeout_s=3600, max_spans=100)
+    [group] = assembler.add([child])
+    assert group.root is child and not group.orphan and group.children == []
+    assert assembler.pending == 0
+
+
+def test_breadcrumbs_are_bounded_in_total_under_many_traces() -> None:
+    """Defaults (100 per trace, 1 000 traces) would hold 100 000 breadcrumbs; a total bound keeps
+    memory small however many traces log, and the newest trace keeps its breadcrumbs."""
+    store = BreadcrumbStore(per_trace=100)
+    for trace in range(300):
+        for i in range(100):
+            store.add(f"{trace:032x}", Breadcrumb(timestamp=float(i), level="info", category="c", message="m"))
+    assert store.total <= BreadcrumbStore.MAX_TOTAL
+    assert len(store.before(f"{299:032x}", 1000.0)) == 100
+    assert store.before(f"{0:032x}", 1000.0) == []
+
+
+def test_span_event_breadcrumb_data_is_small() -> None:
+    from otel_bridge.exporters.sentry.convert import Settings
+    from otel_bridge.exporters.sentry.events import (
+        MAX_BREADCRUMB_DATA_KEYS,
+        MAX_BREADCRUMB_VALUE,
+        span_event_breadcrumb,
+    )
+
+    attrs = {f"k{i}": "v" * 8000 for i in range(128)}
+    span = samples.span("s", 0x1003, samples.ROOT_ID, 1, 2)
+    crumb = span_event_breadcrumb(span, samples.Event("big", attrs, timestamp=samples.T0), Settings())
+    assert len(crumb.data) == MAX_BREADCRUMB_DATA_KEYS
+    assert all(len(v) <= MAX_BREADCRUMB_VALUE for v in crumb.data.values())
+
+
+def test_deduper_tells_copies_of_one_exception_from_repeats() -> None:
+    from otel_bridge.exporters.sentry.assemble import Sighting
+
+    key = ("trace", "ValueError", "boom", "/srv/a.py:3")
+    deduper = Deduper()
+    # Recorded by the app, re-raised: the SDK records it again as it escapes the span, then the
+    # parent span, and it is logged two levels up: one exception.
+    assert deduper.first_time(key, Sighting("event", 3, (2, 1)))
+    assert not deduper.first_time(key, Sighting("escaped", 3, (2, 1)))
+    assert not deduper.first_time(key, Sighting("escaped", 2, (1,)))
+    assert not deduper.first_time(key, Sighting("log", 1))
+    # The same line failing again in a sibling span (logged two levels up): another one.
+    assert deduper.first_time(key, Sighting("escaped", 4, (2, 1)))
+    assert not deduper.first_time(key, Sighting("log", 1))
+    # Logged once more in span 1: a third one, whose copy from span 5 comes later.
+    assert deduper.first_time(key, Sighting("log", 1))
+    assert not deduper.first_time(key, Sighting("escaped", 5, (1,)))
+
+
+def test_fit_drops_oldest_breadcrumbs_then_latest_spans() -> None:
+    from otel_bridge.exporters.sentry.size import fit, payload_size
+
+    payload = {
+        "spans": [{"span_id": f"{i:016x}", "description": "d" * 1000, "data": {"k": "v" * 1000}} for i in range(100)],
+        "breadcrumbs": {"values": [{"timestamp": float(i), "message": "m" * 1000} for i in range(100)]},
+    }
+    dropped = fit(payload, limit=20_000)
+    assert payload_size(payload) <= 20_000
+    assert payload["breadcrumbs"]["values"] == []
+    assert dropped == 100 - len(payload["spans"]) and 0 < len(payload["spans"]) < 100
+    assert payload["spans"][0]["span_id"] == f"{0:016x}"  # the earliest kept
+    small = {"spans": [{"description": "x", "data": {}}]}
+    assert fit(small) == 0 and small == {"spans": [{"description": "x", "data": {}}]}
+
+
+def test_deduper_memory_is_bounded_in_total() -> None:
+    from otel_bridge.exporters.sentry.assemble import Sighting
+
+    deduper = Deduper()
+    for trace in range(4096):
+        for attempt in range(40):  # a retry storm in every trace
+            deduper.first_time((f"{trace}", "E", "m", "a.py:1"), Sighting("log", attempt))
+    assert deduper.total <= Deduper.MAX_TOTAL
+    assert not deduper.first_time(("4095", "E", "m", "a.py:1"), Sighting("escaped", 39, ()))  # recent kept

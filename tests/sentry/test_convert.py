@@ -255,3 +255,102 @@ def test_tags_are_made_acceptable() -> None:
     tx = transaction_event(root, [], settings, "0" * 32)
     assert_relay_accepts(tx)
     assert tx["tags"] == {"r_gion": "eu", "team_name": "a b", "long": "v" * 200}
+
+
+def test_span_links_are_kept() -> None:
+    from opentelemetry.trace import Link
+
+    linked = samples.SpanContext(0x1234, 0x5678, is_remote=True, trace_flags=samples.TraceFlags(1))
+    link = Link(linked, {"messaging.batch": True, "token": "s3cr3t", "ids": (1, 2)})
+    child = samples.span("consume", 0x2001, samples.ROOT_ID, 1, 2)
+    child._links = (link,)
+    root = samples.span("batch", samples.ROOT_ID, None, 0, 5)
+    root._links = (link,)
+    tx = transaction_event(root, [child], SETTINGS, "0" * 32)
+    expected = [
+        {
+            "trace_id": f"{0x1234:032x}",
+            "span_id": f"{0x5678:016x}",
+            "sampled": True,
+            "attributes": {"messaging.batch": True, "token": "[Filtered]", "ids": [1, 2]},
+        }
+    ]
+    assert tx["contexts"]["trace"]["links"] == expected and tx["spans"][0]["links"] == expected
+    normalized = assert_relay_accepts(tx)
+    assert normalized["spans"][0]["links"] == expected
+
+
+def _recorded_event(exc: BaseException | None = None, attributes: dict[str, Any] | None = None) -> Any:
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    memory = InMemorySpanExporter()
+    provider = TracerProvider(resource=samples.RESOURCE)
+    provider.add_span_processor(SimpleSpanProcessor(memory))
+    with provider.get_tracer("t").start_as_current_span("job") as span:
+        if exc is not None:
+            span.record_exception(exc)
+        else:
+            span.add_event("exception", attributes or {})
+    [finished] = memory.get_finished_spans()
+    return span_exception_event(finished, finished.events[0], SETTINGS, "0" * 32)
+
+
+def test_chained_exceptions_from_span_event_text_in_sentry_order() -> None:
+    """``raise X from Y`` and an implicit ``__context__``, recorded by the SDK as text: one value per
+    exception, oldest first, each with its frames; only the newest carries the mechanism."""
+
+    def lookup() -> None:
+        raise KeyError("sku")
+
+    def load() -> None:
+        try:
+            lookup()
+        except KeyError as exc:
+            raise LookupError("no product") from exc
+
+    try:
+        try:
+            load()
+        except LookupError:
+            {}["cleanup"]
+    except KeyError as exc:
+        event = _recorded_event(exc)
+    assert_relay_accepts(event)
+    values = event["exception"]["values"]
+    assert [(v["type"], v["value"]) for v in values] == [
+        ("KeyError", "'sku'"),
+        ("LookupError", "no product"),
+        ("KeyError", "'cleanup'"),
+    ]
+    assert [v["stacktrace"]["frames"][-1]["function"] for v in values] == [
+        "lookup",
+        "load",
+        values[2]["stacktrace"]["frames"][-1]["function"],
+    ]
+    assert all(v["stacktrace"]["frames"] for v in values)
+    assert ["mechanism" in v for v in values] == [False, False, True]
+
+
+@pytest.mark.parametrize(
+    "attributes",
+    [
+        {
+            "exception.type": "java.lang.IllegalStateException",
+            "exception.message": "boom",
+            "exception.stacktrace": "java.lang.IllegalStateException: boom\n\tat com.example.Foo.bar(Foo.java:10)\n"
+            "Caused by: java.io.IOException: disk\n\tat com.example.Io.read(Io.java:5)\n",
+        },
+        {"exception.stacktrace": "goroutine 1 [running]:\nmain.main()\n\t/tmp/x.go:5 +0x1d\nexit status 2"},
+        {"exception.type": "Error", "exception.message": "x" * 100_000},
+        {"exception.message": "no type, no stack"},
+        {},
+    ],
+    ids=["java", "go-without-type", "huge-message", "message-only", "empty"],
+)
+def test_exception_events_without_python_stacktrace_pass_relay(attributes: dict[str, Any]) -> None:
+    event = _recorded_event(attributes=attributes)
+    assert_relay_accepts(event)
+    [value] = event["exception"]["values"]
+    assert "stacktrace" not in value and value["type"]

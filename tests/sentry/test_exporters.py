@@ -182,3 +182,41 @@ def test_error_sample_rate_and_min_log_level(tmp_path: Path) -> None:
     assert _kinds(tmp_path) == []
     spans.shutdown()
     logs.shutdown()
+
+
+def test_entry_point_exporter_behind_the_sdks_own_batch_processor_delivers_on_force_flush(
+    receiver: SentryReceiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With ``OTEL_TRACES_EXPORTER=sentry`` the SDK wraps the exporter in its plain
+    ``BatchSpanProcessor``, whose ``force_flush`` never calls the exporter's: once it returns, what
+    was exported must have reached Sentry (a serverless app is frozen right after)."""
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+    monkeypatch.setenv("SENTRY_DSN", receiver.dsn())
+    provider = TracerProvider(resource=RESOURCE)
+    provider.add_span_processor(BatchSpanProcessor(SentrySpanExporter()))
+    try:
+        with provider.get_tracer("t").start_as_current_span("job") as span:
+            span.record_exception(ValueError("boom"))
+        assert provider.force_flush(5000)
+        assert len(receiver.items("transaction")) == 1 and len(receiver.items("event")) == 1
+    finally:
+        provider.shutdown()
+        _STANDALONE.clear()
+
+
+def test_envelope_wire_format_counts_item_length_in_bytes() -> None:
+    import json
+
+    from otel_bridge.exporters.sentry import envelope as env
+
+    event = {"event_id": "a" * 32, "message": "日本語 🚀 line\nbreak \u2028"}
+    raw = env.serialize(env.event_envelope("event", event, {"trace_id": "b" * 32}))
+    header, rest = raw.split(b"\n", 1)
+    assert json.loads(header)["event_id"] == "a" * 32
+    item_header, rest = rest.split(b"\n", 1)
+    length = json.loads(item_header)["length"]
+    assert json.loads(rest[:length]) == event and rest[length:] == b"\n"
+    [item] = Envelope.deserialize(raw).items
+    assert item.type == "event" and item.payload.json == event

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from opentelemetry.trace import SpanKind, Status, StatusCode, set_span_in_context
 
 from tests.sentry.helpers import assert_relay_accepts
@@ -248,3 +249,210 @@ def test_orphans_are_released_by_time_without_new_spans(receiver: SentryReceiver
     [tx] = receiver.payloads("transaction")
     assert tx["transaction"] == "child" and tx["contexts"]["trace"]["data"]["otel_bridge.orphan"] is True
     assert bridge.stats.snapshot()["orphan_spans_released"] == 1
+
+
+def test_envelopes_left_when_the_shutdown_flush_times_out_are_counted() -> None:
+    """A backend that accepts connections but never answers: shutdown gives up after its bound, and
+    every envelope still queued is counted (``shutdown``), never sent later behind the app's back."""
+    import socket
+
+    from otel_bridge._internal.stats import ExporterStats
+    from otel_bridge.exporters.sentry import envelope as env
+    from otel_bridge.exporters.sentry.client import SentryHttpSink
+    from otel_bridge.exporters.sentry.options import SentryOptions
+
+    with socket.socket() as hole:
+        hole.bind(("127.0.0.1", 0))
+        hole.listen(16)  # never accepted: requests hang until the client's timeout
+        dsn = f"http://key@127.0.0.1:{hole.getsockname()[1]}/42"
+        sink = SentryHttpSink(dsn, SentryOptions(dsn=dsn, timeout_s=2))  # type: ignore[arg-type]
+        stats = ExporterStats("sentry", "sentry")
+        for i in range(5):
+            sink.send(env.event_envelope("event", {"event_id": f"{i:032x}", "message": "m"}, None), stats)
+        assert not sink.flush(0.3)  # the first request hangs
+        sink.close(0.2)
+        assert stats.dropped() == {"shutdown": 4}  # the one being sent ends as network_error later
+        assert sink.in_flight() <= 1
+
+
+def _attempts_in_one_span(bridge: Any) -> None:
+    tracer = bridge.tracer_provider.get_tracer("t")
+    with tracer.start_as_current_span("job") as job:
+        for attempt in range(3):
+            try:
+                _fail_order(1)
+            except ValueError as exc:
+                bridge.logger.exception("attempt %s failed", attempt)
+                job.record_exception(exc)
+
+
+def _items_in_child_spans(bridge: Any) -> None:
+    tracer = bridge.tracer_provider.get_tracer("t")
+    with tracer.start_as_current_span("batch"):
+        for item in range(3):
+            with tracer.start_as_current_span("item"):
+                try:
+                    _fail_order(1)
+                except ValueError:
+                    bridge.logger.exception("item %s failed", item)
+
+
+def _attempts_escaping_child_spans(bridge: Any) -> None:
+    tracer = bridge.tracer_provider.get_tracer("t")
+    with tracer.start_as_current_span("request"):
+        for attempt in range(3):
+            try:
+                with tracer.start_as_current_span("attempt"), tracer.start_as_current_span("call"):
+                    _fail_order(1)
+            except ValueError:
+                bridge.logger.exception("attempt %s failed", attempt)
+
+
+@pytest.mark.parametrize(
+    "scenario", [_attempts_in_one_span, _items_in_child_spans, _attempts_escaping_child_spans], ids=lambda f: f.__name__
+)
+@pytest.mark.parametrize("logs_first", [True, False])
+def test_distinct_exceptions_at_one_line_of_one_trace_are_all_sent(
+    receiver: SentryReceiver, make_bridge: Any, scenario: Any, logs_first: bool
+) -> None:
+    """Three failures raised at the same line in one trace are three events, whichever copies (log
+    record, the span events of each span they escaped) are exported first; the copies are not."""
+    bridge = make_bridge({"dsn": receiver.dsn()})
+    scenario(bridge)
+    providers = [bridge.logger_provider, bridge.tracer_provider]
+    for provider in providers if logs_first else providers[::-1]:
+        assert provider.force_flush(5000)
+    assert receiver.wait_for(lambda r: len(r.items("transaction")) == 1)
+    events = receiver.payloads("event")
+    assert len(events) == 3, [(e.get("logentry"), e["contexts"]["trace"]["span_id"]) for e in events]
+
+
+def test_error_in_an_unsampled_trace_says_so_in_its_trace_header(receiver: SentryReceiver, make_bridge: Any) -> None:
+    """The sampler is the single source of truth: an error logged in a trace the sampler dropped is
+    still sent, linked, but its envelope must not claim the trace was sampled."""
+    from opentelemetry.context import attach, detach
+    from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
+
+    bridge = make_bridge({"dsn": receiver.dsn()})
+    dropped = SpanContext(0xAB, 0xCD, is_remote=False, trace_flags=TraceFlags(TraceFlags.DEFAULT))
+    token = attach(set_span_in_context(NonRecordingSpan(dropped)))
+    try:
+        bridge.logger.error("in a dropped trace")
+    finally:
+        detach(token)
+    tracer = bridge.tracer_provider.get_tracer("t")
+    with tracer.start_as_current_span("sampled"):
+        bridge.logger.error("in a sampled trace")
+    bridge.flush()
+    assert receiver.wait_for(lambda r: len(r.items("event")) == 2)
+    headers = {
+        e.items[0].payload["logentry"]["formatted"]: e.headers["trace"]
+        for e in receiver.envelopes
+        if e.items[0].type == "event"
+    }
+    assert headers["in a dropped trace"]["sampled"] == "false"
+    assert headers["in a sampled trace"]["sampled"] == "true"
+
+
+def test_shutdown_honours_the_time_the_batch_processor_has_left(make_bridge: Any) -> None:
+    """The SDK's batch processor passes what is left of its own bound to ``exporter.shutdown``."""
+    import socket
+    import time
+
+    with socket.socket() as hole:
+        hole.bind(("127.0.0.1", 0))
+        hole.listen(16)
+        bridge = make_bridge({"dsn": f"http://key@127.0.0.1:{hole.getsockname()[1]}/42", "timeout_s": 5})
+        for i in range(3):
+            bridge.logger.error("stuck %s", i)
+        bridge.logger_provider.force_flush(300)
+        started = time.monotonic()
+        bridge.span_exporter.shutdown(timeout_millis=100)
+        bridge.log_processor._exporter.shutdown(timeout_millis=100)
+        assert time.monotonic() - started < 1.5
+        assert bridge.stats.dropped().get("shutdown", 0) >= 2
+
+
+def test_huge_transaction_and_error_are_shrunk_under_relays_size_limit(tmp_path: Any) -> None:
+    """Relay drops an item over 1 MiB whole: a batch job with a thousand 4 KB statements must still
+    arrive, shortened, with every cut counted."""
+    from sentry_sdk.envelope import Envelope
+
+    from otel_bridge._internal.stats import ExporterStats
+    from otel_bridge.exporters.base import BuildContext
+    from otel_bridge.exporters.sentry import envelope_file
+    from otel_bridge.exporters.sentry.size import MAX_EVENT_BYTES, payload_size
+    from tests.sentry import samples
+    from tests.sentry.conftest import RESOURCE
+
+    opts = envelope_file.SPEC.options.model_validate({"type": "envelope_file", "directory": str(tmp_path)})
+    stats = ExporterStats("files", "envelope_file")
+    shared: dict[Any, Any] = {}
+    spans = envelope_file.SPEC.build(BuildContext("files", "traces", opts, RESOURCE, stats, shared)).exporter
+    statement = "INSERT INTO t VALUES " + "(1, 'x')," * 500
+    children = [
+        samples.span(
+            "insert",
+            0x10000 + i,
+            samples.ROOT_ID,
+            1,
+            2,
+            SpanKind.CLIENT,
+            {"db.system.name": "postgresql", "db.query.text": statement},
+        )
+        for i in range(1000)
+    ]
+    big = {f"k{i}": "v" * 8000 for i in range(128)}
+    failing = samples.span(
+        "fail",
+        0x2,
+        samples.ROOT_ID,
+        3,
+        4,
+        events=(samples.Event("exception", {"exception.type": "E", **big}, timestamp=samples.T0 + 3 * samples.MS),),
+    )
+    root = samples.span("batch job", samples.ROOT_ID, None, 0, 5, attributes=big)
+    spans.export([*children, failing])
+    spans.export([root])
+    spans.shutdown()
+    payloads = {
+        str(item.type): item.payload.json
+        for path in tmp_path.glob("*.envelope")
+        for item in Envelope.deserialize(path.read_bytes()).items
+    }
+    tx, event = payloads["transaction"], payloads["event"]
+    assert payload_size(tx) <= MAX_EVENT_BYTES and payload_size(event) <= MAX_EVENT_BYTES
+    assert_relay_accepts(tx)
+    assert_relay_accepts(event)
+    dropped = stats.dropped()
+    assert len(tx["spans"]) + dropped.get("too_large", 0) + dropped.get("span_limit", 0) == 1001
+    assert len(event["extra"]) == 32  # cut down, not lost
+    assert stats.count("sent") == 2
+
+
+def test_full_worker_queue_and_server_errors_are_counted(receiver: SentryReceiver, make_bridge: Any) -> None:
+    import socket
+
+    from otel_bridge._internal.stats import ExporterStats
+    from otel_bridge.exporters.sentry import envelope as env
+    from otel_bridge.exporters.sentry.client import SentryHttpSink
+    from otel_bridge.exporters.sentry.options import SentryOptions
+
+    with socket.socket() as hole:
+        hole.bind(("127.0.0.1", 0))
+        hole.listen(16)
+        dsn = f"http://key@127.0.0.1:{hole.getsockname()[1]}/42"
+        sink = SentryHttpSink(dsn, SentryOptions(dsn=dsn, timeout_s=2, queue_size=2))  # type: ignore[arg-type]
+        stats = ExporterStats("sentry", "sentry")
+        for i in range(10):
+            sink.send(env.event_envelope("event", {"event_id": f"{i:032x}", "message": "m"}, None), stats)
+        full = stats.dropped().get("queue_full", 0)
+        assert full >= 7 and full + sink.in_flight() == 10
+        sink.close(0.1)
+        assert sum(stats.dropped().values()) >= 9  # queue_full + shutdown; one may still be in the air
+
+    bridge = make_bridge({"dsn": receiver.dsn()})
+    receiver.fail_for(60, status=503)
+    bridge.logger.error("server trouble")
+    bridge.flush()
+    assert bridge.stats.count("failed") == 1 and bridge.stats.state == "http_503"

@@ -170,13 +170,22 @@ def _orphan_groups(spans: dict[int, ReadableSpan]) -> list[Group]:
 
 
 class BreadcrumbStore:
-    """The latest breadcrumbs of recent traces: at most ``per_trace`` each, ``max_traces`` traces."""
+    """The latest breadcrumbs of recent traces: at most ``per_trace`` each, ``max_traces`` traces and
+    :attr:`MAX_TOTAL` breadcrumbs in all (the least recently used traces go first)."""
+
+    MAX_TOTAL = 10_000
 
     def __init__(self, per_trace: int, max_traces: int = 1000) -> None:
         self._per_trace = per_trace
         self._max_traces = max_traces
         self._lock = threading.Lock()
         self._traces: OrderedDict[str, deque[Breadcrumb]] = OrderedDict()
+        self._total = 0
+
+    @property
+    def total(self) -> int:
+        """Breadcrumbs held, all traces together."""
+        return self._total
 
     def add(self, trace_id: str, crumb: Breadcrumb) -> None:
         """Keeps ``crumb`` for later errors of ``trace_id``."""
@@ -186,11 +195,14 @@ class BreadcrumbStore:
             crumbs = self._traces.get(trace_id)
             if crumbs is None:
                 crumbs = self._traces[trace_id] = deque(maxlen=self._per_trace)
-                while len(self._traces) > self._max_traces:
-                    self._traces.popitem(last=False)
             else:
                 self._traces.move_to_end(trace_id)
+            if len(crumbs) < self._per_trace:
+                self._total += 1
             crumbs.append(crumb)
+            while len(self._traces) > 1 and (len(self._traces) > self._max_traces or self._total > self.MAX_TOTAL):
+                _, evicted = self._traces.popitem(last=False)
+                self._total -= len(evicted)
 
     def before(self, trace_id: str, timestamp: float, extra: Sequence[Breadcrumb] = ()) -> list[Breadcrumb]:
         """Breadcrumbs of ``trace_id`` (plus ``extra``) strictly older than ``timestamp``, newest kept."""
@@ -200,21 +212,81 @@ class BreadcrumbStore:
         return crumbs[-self._per_trace :] if self._per_trace > 0 else []
 
 
+@dataclass(frozen=True)
+class Sighting:
+    """Where one copy of an error was seen: ``source`` is ``log`` (a record logged in span
+    ``span_id``), ``event`` (recorded on the span by the app) or ``escaped`` (recorded by the SDK as
+    it left the span); ``ancestors`` are the span's known parent, grandparent … ids."""
+
+    source: str
+    span_id: int
+    ancestors: tuple[int, ...] = ()
+
+
+def _joins(group: list[Sighting], new: Sighting) -> bool:
+    """True when ``new`` can be one more copy of the exception whose copies are ``group``.
+
+    One exception is logged at most once per span, recorded at most once per span by the app and
+    once as it escapes, and escapes along one chain of ancestors: a second sighting at the same
+    place, or on another branch of the trace, is another exception (a retry, the next item)."""
+    linked = False
+    for seen in group:
+        if seen.source == new.source and seen.span_id == new.span_id:
+            return False
+        if seen.source != "log" and new.source != "log":
+            if seen.span_id != new.span_id and new.span_id not in seen.ancestors and seen.span_id not in new.ancestors:
+                return False
+            linked = True
+        elif seen.span_id == new.span_id or seen.span_id in new.ancestors or new.span_id in seen.ancestors:
+            linked = True
+    return linked
+
+
 class Deduper:
-    """Remembers recent error keys so one exception seen as a log record and a span event is sent once."""
+    """Remembers recent error keys so one exception seen as a log record and as span events (as it
+    propagates through nested spans) is sent once, while distinct exceptions with the same key (a
+    retry loop, a batch of items failing alike) are all sent."""
+
+    MAX_GROUPS = 32  # distinct exceptions remembered per key
+    MAX_SIGHTINGS = 16  # copies remembered per exception
+    MAX_TOTAL = 20_000  # sightings remembered in all; the least recently seen keys go first
 
     def __init__(self, max_keys: int = 4096) -> None:
         self._max_keys = max_keys
         self._lock = threading.Lock()
-        self._seen: OrderedDict[tuple[str, ...], None] = OrderedDict()
+        self._seen: OrderedDict[tuple[str, ...], list[list[Sighting]]] = OrderedDict()
+        self._total = 0
 
-    def first_time(self, key: tuple[str, ...]) -> bool:
-        """True the first time ``key`` is offered; records it."""
+    @property
+    def total(self) -> int:
+        """Sightings remembered, all keys together."""
+        return self._total
+
+    def first_time(self, key: tuple[str, ...], where: Sighting | None = None) -> bool:
+        """True the first time ``key`` is offered (with ``where``: the first time this exception is,
+        see :func:`_joins`); records it."""
         with self._lock:
-            if key in self._seen:
+            groups = self._seen.get(key)
+            first = True
+            if groups is not None:
                 self._seen.move_to_end(key)
-                return False
-            self._seen[key] = None
-            while len(self._seen) > self._max_keys:
-                self._seen.popitem(last=False)
-            return True
+                if where is None:
+                    return False
+                for group in groups:
+                    if _joins(group, where):
+                        if len(group) < self.MAX_SIGHTINGS:
+                            group.append(where)
+                            self._total += 1
+                        first = False
+                        break
+            else:
+                groups = self._seen[key] = []
+            if first and where is not None:
+                groups.append([where])
+                self._total += 1
+                if len(groups) > self.MAX_GROUPS:
+                    self._total -= len(groups.pop(0))
+            while len(self._seen) > 1 and (len(self._seen) > self._max_keys or self._total > self.MAX_TOTAL):
+                _, evicted = self._seen.popitem(last=False)
+                self._total -= sum(len(group) for group in evicted)
+            return first

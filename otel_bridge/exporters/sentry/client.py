@@ -58,15 +58,34 @@ def _make_transport_class() -> type:
             self._ob_lock = threading.Lock()
             self._ob_in_flight = 0
             self._ob_local = threading.local()
+            # Envelopes queued on the worker and not picked up yet (id → envelope), see abandon().
+            self._ob_queued: dict[int, Any] = {}
+            self._ob_abandoned = False
             super().__init__(options)
 
         def _send_envelope(self, envelope: Any) -> None:
+            with self._ob_lock:
+                if self._ob_queued.pop(id(envelope), None) is None and self._ob_abandoned:
+                    return  # counted as lost at shutdown: never sent after it
             try:
                 with guard.suppressed():
                     super()._send_envelope(envelope)
             finally:
                 with self._ob_lock:
                     self._ob_in_flight -= 1
+
+        def abandon(self) -> dict[ExporterStats, int]:
+            """Gives up every envelope not picked up by the worker yet; their quantities per owner."""
+            with self._ob_lock:
+                self._ob_abandoned = True
+                left = list(self._ob_queued.values())
+                self._ob_queued.clear()
+                self._ob_in_flight -= len(left)
+            out: dict[ExporterStats, int] = {}
+            for envelope in left:
+                for stats, n in _items_quantity(envelope.items).items():
+                    out[stats] = out.get(stats, 0) + n
+            return out
 
         def _handle_response(self, response: Any, envelope: Any) -> None:
             status = response.status
@@ -108,11 +127,13 @@ def _make_transport_class() -> type:
             self._ob_local.rejected = False
             with self._ob_lock:
                 self._ob_in_flight += 1
+                self._ob_queued[id(envelope)] = envelope
             super().capture_envelope(envelope)
             # A full worker queue drops the envelope at once (counted in record_lost_event).
             if getattr(self._ob_local, "rejected", False):
                 with self._ob_lock:
-                    self._ob_in_flight -= 1
+                    if self._ob_queued.pop(id(envelope), None) is not None:
+                        self._ob_in_flight -= 1
 
         def on_dropped_event(self, reason: str) -> None:
             if reason == "full_queue":
@@ -186,7 +207,8 @@ class SentryHttpSink:
         return self.in_flight() == 0
 
     def close(self, timeout_s: float) -> None:
-        """Flushes within ``timeout_s`` and stops the worker; idempotent."""
+        """Flushes within ``timeout_s`` and stops the worker; what is still queued then is counted as
+        dropped (``shutdown``) and never sent; idempotent."""
         with self._lock:
             if self._closed:
                 return
@@ -195,4 +217,6 @@ class SentryHttpSink:
             with guard.suppressed():
                 self._transport.flush(max(timeout_s, 0.0))
         finally:
+            for stats, n in self._transport.abandon().items():
+                stats.drop("shutdown", n)
             self._transport.kill()

@@ -17,6 +17,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import SpanKind, format_span_id, format_trace_id
 
+from otel_bridge._internal.redact import redact_text
 from otel_bridge.exporters.sentry import semconv
 
 FILTERED = "[Filtered]"
@@ -66,6 +67,12 @@ def truncate(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "\u2026"
 
 
+def hide_credentials(text: str) -> str:
+    """Free text (a message, an exception value) with the credentials of every URL in it hidden:
+    drivers put their connection URL, password included, into error messages."""
+    return redact_text(text) if "://" in text else text
+
+
 def is_scrubbed(key: str, settings: Settings) -> bool:
     """True when ``key`` names a value that must not leave the process."""
     lowered = key.lower()
@@ -73,8 +80,11 @@ def is_scrubbed(key: str, settings: Settings) -> bool:
 
 
 def clean_value(value: Any, settings: Settings) -> Any:
-    """An attribute value as JSON Relay accepts: strings cut, sequences as lists, NaN as text."""
+    """An attribute value as JSON Relay accepts: strings cut, sequences as lists, NaN as text; secret
+    keys of nested mappings filtered and URL credentials / secret query values hidden at any depth."""
     if isinstance(value, str):
+        if "://" in value and _URL.match(value):
+            value = scrub_url(value, settings)
         return truncate(value, settings.max_value_length)
     if isinstance(value, (bool, int)):
         return value
@@ -83,14 +93,21 @@ def clean_value(value: Any, settings: Settings) -> Any:
     if isinstance(value, bytes):
         return truncate(value.decode("utf-8", "replace"), settings.max_value_length)
     if isinstance(value, Mapping):
-        return {str(k): clean_value(v, settings) for k, v in value.items()}
+        return {
+            str(k): FILTERED if is_scrubbed(str(k), settings) else clean_value(v, settings) for k, v in value.items()
+        }
     if isinstance(value, Iterable):
         return [clean_value(v, settings) for v in value]
     return truncate(repr(value), settings.max_value_length)
 
 
+# A whole value that is one URL (no spaces): its userinfo and query are checked for secrets.
+_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://\S+$")
+
+
 def scrub_url(url: str, settings: Settings) -> str:
-    """``url`` with its password and secret-looking query values replaced by ``[Filtered]``."""
+    """``url`` with its userinfo (a password, or a bare token as user) and secret-looking query values
+    replaced by ``[Filtered]``; returned unchanged when there is nothing to hide."""
     try:
         parts = urlsplit(url)
     except ValueError:
@@ -99,11 +116,14 @@ def scrub_url(url: str, settings: Settings) -> str:
     if "@" in netloc:
         userinfo, _, host = netloc.rpartition("@")
         user, sep, _password = userinfo.partition(":")
-        netloc = f"{user}:{FILTERED}@{host}" if sep else netloc
+        netloc = f"{user}:{FILTERED}@{host}" if sep else f"{FILTERED}@{host}"
     query = parts.query
     if query:
         pairs = parse_qsl(query, keep_blank_values=True)
-        query = urlencode([(k, FILTERED if is_scrubbed(k, settings) else v) for k, v in pairs], safe="[]")
+        if any(is_scrubbed(k, settings) for k, _ in pairs):
+            query = urlencode([(k, FILTERED if is_scrubbed(k, settings) else v) for k, v in pairs], safe="[]")
+    if netloc == parts.netloc and query == parts.query:
+        return url
     return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
 
 
@@ -118,7 +138,7 @@ def clean_attributes(attrs: Mapping[str, Any] | None, settings: Settings, skip: 
     for key, value in (attrs or {}).items():
         if key in skipped:
             continue
-        if not settings.send_default_pii and key in _PII_KEYS:
+        if not settings.send_default_pii and is_pii(key):
             continue
         if is_scrubbed(key, settings):
             out[key] = FILTERED
@@ -131,7 +151,42 @@ def clean_attributes(attrs: Mapping[str, Any] | None, settings: Settings, skip: 
 
 
 # Attributes that identify a person or their machine: kept only with send_default_pii.
-_PII_KEYS = frozenset({"client.address", "http.client_ip", "net.sock.peer.addr", "enduser.email"})
+_PII_KEYS = frozenset(
+    {
+        "client.address",
+        "client.socket.address",
+        "http.client_ip",
+        "net.sock.peer.addr",
+        "net.peer.ip",
+        "network.peer.address",
+        "source.address",
+        "enduser.email",
+        "user.email",
+    }
+)
+# Request headers (``http.request.header.<name>``) that carry the client's address.
+_PII_HEADERS = frozenset(
+    {
+        "x-forwarded-for",
+        "x-real-ip",
+        "forwarded",
+        "true-client-ip",
+        "cf-connecting-ip",
+        "x-client-ip",
+        "x-cluster-client-ip",
+        "fastly-client-ip",
+        "x-original-forwarded-for",
+    }
+)
+_HEADER_PREFIX = "http.request.header."
+
+
+def is_pii(key: str) -> bool:
+    """True for attributes sent only with ``send_default_pii`` (client addresses, e-mail)."""
+    lowered = key.lower()
+    if lowered.startswith(_HEADER_PREFIX):
+        return lowered[len(_HEADER_PREFIX) :].replace("_", "-") in _PII_HEADERS
+    return lowered in _PII_KEYS
 
 
 # -- event-wide fields ---------------------------------------------------------------------------------
@@ -210,8 +265,10 @@ def base_event(resource_attrs: Mapping[str, Any], attrs: Mapping[str, Any], sett
         found = semconv.first(attrs, key)
         if found is None:
             found = resource_attrs.get(key)
-        if found is not None and not is_scrubbed(key, settings):
-            _put_tag(tags, key, found)
+        if found is None or is_scrubbed(key, settings):
+            continue
+        if settings.send_default_pii or not is_pii(key):
+            _put_tag(tags, key, clean_value(found, settings) if isinstance(found, str) else found)
     if tags:
         event["tags"] = tags
     event["contexts"] = resource_contexts(resource_attrs, settings)
@@ -279,8 +336,9 @@ def span_id_hex(span: ReadableSpan) -> str:
 
 
 def is_local_root(span: ReadableSpan) -> bool:
-    """A span without parent, or whose parent is in another process, starts a transaction."""
-    return span.parent is None or span.parent.is_remote
+    """A span without parent, whose parent is in another process, or whose parent was not sampled
+    (so is never exported here) starts a transaction."""
+    return span.parent is None or span.parent.is_remote or not span.parent.trace_flags.sampled
 
 
 def ns_to_s(ns: int | None) -> float:
@@ -297,7 +355,7 @@ def span_dict(span: ReadableSpan, settings: Settings) -> dict[str, Any]:
     if span.instrumentation_scope is not None and span.instrumentation_scope.name:
         data["otel.scope.name"] = span.instrumentation_scope.name
     if span.status.description:
-        data["otel.status_description"] = truncate(span.status.description, settings.max_value_length)
+        data["otel.status_description"] = truncate(hide_credentials(span.status.description), settings.max_value_length)
     out: dict[str, Any] = {
         "trace_id": trace_id_hex(span),
         "span_id": span_id_hex(span),
@@ -311,6 +369,16 @@ def span_dict(span: ReadableSpan, settings: Settings) -> dict[str, Any]:
     }
     if span.parent is not None:
         out["parent_span_id"] = format_span_id(span.parent.span_id)
+    if span.links:
+        out["links"] = [
+            {
+                "trace_id": format_trace_id(link.context.trace_id),
+                "span_id": format_span_id(link.context.span_id),
+                "sampled": link.context.trace_flags.sampled,
+                "attributes": clean_attributes(link.attributes, settings),
+            }
+            for link in span.links
+        ]
     return out
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from opentelemetry._logs import SeverityNumber
@@ -18,14 +18,15 @@ from otel_bridge.exporters.sentry.convert import (
     Settings,
     base_event,
     clean_attributes,
-    clean_value,
-    is_scrubbed,
+    hide_credentials,
     ns_to_s,
     span_id_hex,
     trace_id_hex,
     truncate,
 )
 
+MAX_BREADCRUMB_DATA_KEYS = 32
+MAX_BREADCRUMB_VALUE = 256
 EXCEPTION_KEYS = ("exception.type", "exception.message", "exception.stacktrace", "exception.escaped")
 
 
@@ -80,7 +81,7 @@ def log_level(number: SeverityNumber | None) -> str:
 def body_text(record: ReadableLogRecord) -> str:
     """The record's body as text."""
     body = record.log_record.body
-    return body if isinstance(body, str) else ("" if body is None else repr(body))
+    return hide_credentials(body if isinstance(body, str) else ("" if body is None else repr(body)))
 
 
 def _record_trace(record: ReadableLogRecord) -> tuple[str, str]:
@@ -104,13 +105,16 @@ def record_breadcrumb(record: ReadableLogRecord, settings: Settings) -> Breadcru
 
 
 def span_event_breadcrumb(span: ReadableSpan, event: Event, settings: Settings) -> Breadcrumb:
-    """A non-exception span event as a breadcrumb."""
+    """A non-exception span event as a breadcrumb (its data kept small: breadcrumbs are held in
+    memory for every recent trace)."""
+    small = replace(settings, max_value_length=min(settings.max_value_length, MAX_BREADCRUMB_VALUE))
+    data = clean_attributes(event.attributes, small)
     return Breadcrumb(
         timestamp=ns_to_s(event.timestamp),
         level="info",
         category=truncate(span.name, 200),
         message=truncate(event.name, MAX_BREADCRUMB_MESSAGE),
-        data=clean_attributes(event.attributes, settings),
+        data=dict(list(data.items())[:MAX_BREADCRUMB_DATA_KEYS]),
     )
 
 
@@ -166,7 +170,7 @@ def exception_values_from_attrs(
         mechanism,
     )
     for value in values:
-        value["value"] = truncate(str(value.get("value", "")), settings.max_value_length)
+        value["value"] = truncate(hide_credentials(str(value.get("value", ""))), settings.max_value_length)
     return values
 
 
@@ -177,7 +181,7 @@ def record_exception_values(record: ReadableLogRecord, settings: Settings) -> li
     if isinstance(live, BaseException):
         values = frames.exceptions_from_live(live, mechanism)
         for value in values:
-            value["value"] = truncate(str(value.get("value", "")), settings.max_value_length)
+            value["value"] = truncate(hide_credentials(str(value.get("value", ""))), settings.max_value_length)
         return values
     attrs = record.log_record.attributes or {}
     if attrs.get("exception.type") is None and attrs.get("exception.stacktrace") is None:
@@ -234,9 +238,8 @@ def log_item(record: ReadableLogRecord, settings: Settings) -> dict[str, Any]:
     log = record.log_record
     resource_attrs = dict(record.resource.attributes)
     attrs: dict[str, Any] = {}
-    for key, value in (log.attributes or {}).items():
-        cleaned = "[Filtered]" if is_scrubbed(key, settings) else clean_value(value, settings)
-        attrs[key] = cleaned if not isinstance(cleaned, list) else repr(cleaned)
+    for key, cleaned in clean_attributes(log.attributes, settings).items():
+        attrs[key] = cleaned if not isinstance(cleaned, (list, dict)) else repr(cleaned)
     scope = record.instrumentation_scope.name if record.instrumentation_scope else ""
     if scope:
         attrs["logger.name"] = scope

@@ -110,11 +110,19 @@ def _standalone_pipeline() -> Pipeline | None:
 class _Lifecycle:
     """Shutdown-once bookkeeping shared by both exporters."""
 
-    def __init__(self, pipeline: Pipeline | None, shutdown_timeout_s: float) -> None:
+    def __init__(self, pipeline: Pipeline | None, shutdown_timeout_s: float, standalone: bool = False) -> None:
         self.pipeline = pipeline
         self._timeout_s = shutdown_timeout_s
         self._lock = threading.Lock()
         self.closed = False
+        # Behind the SDK's own batch processor (entry points), whose force_flush never reaches the
+        # exporter: each export waits (bounded) for its envelopes, as the OTLP exporters do.
+        self.standalone = standalone
+
+    def delivered(self) -> None:
+        """In standalone mode, waits up to the shutdown bound for the envelopes just queued."""
+        if self.standalone and self.pipeline is not None:
+            self.pipeline.state.sink.flush(self._timeout_s)
 
     def flush(self, timeout_millis: float) -> bool:
         if self.pipeline is None or self.closed:
@@ -127,7 +135,7 @@ class _Lifecycle:
             logger.exception("sentry flush failed")
             return False
 
-    def close(self, drain: bool) -> None:
+    def close(self, drain: bool, timeout_millis: float | None = None) -> None:
         with self._lock:
             if self.closed:
                 return
@@ -139,7 +147,8 @@ class _Lifecycle:
             with guard.suppressed():
                 if drain:
                     pipeline.drain()
-                pipeline.state.release(self._timeout_s)
+                bound = self._timeout_s if timeout_millis is None else min(self._timeout_s, timeout_millis / 1000)
+                pipeline.state.release(max(bound, 0.0))
         except Exception:
             logger.exception("sentry shutdown failed")
 
@@ -148,7 +157,9 @@ class SentrySpanExporter(SpanExporter):
     """Spans → Sentry transactions; ``exception`` span events → error events."""
 
     def __init__(self, pipeline: Pipeline | None = None, shutdown_timeout_s: float = 5.0) -> None:
-        self._life = _Lifecycle(pipeline if pipeline is not None else _standalone_pipeline(), shutdown_timeout_s)
+        standalone = pipeline is None
+        pipeline = _standalone_pipeline() if standalone else pipeline
+        self._life = _Lifecycle(pipeline, shutdown_timeout_s, standalone)
 
     @property
     def pipeline(self) -> Pipeline | None:
@@ -166,6 +177,7 @@ class SentrySpanExporter(SpanExporter):
         try:
             with guard.suppressed():
                 pipeline.export_spans(spans)
+                self._life.delivered()
         except Exception:
             logger.exception("sentry span export failed")
             pipeline.stats.add("failed", len(spans))
@@ -178,16 +190,19 @@ class SentrySpanExporter(SpanExporter):
         """Releases timed-out orphans and waits for the transport."""
         return self._life.flush(timeout_millis)
 
-    def shutdown(self) -> None:
-        """Sends held spans, flushes within the bound, stops; idempotent."""
-        self._life.close(drain=True)
+    def shutdown(self, timeout_millis: float | None = None) -> None:
+        """Sends held spans, flushes within the bound (and within ``timeout_millis``, which the SDK's
+        batch processor passes as what is left of its own), stops; idempotent."""
+        self._life.close(drain=True, timeout_millis=timeout_millis)
 
 
 class SentryLogExporter(LogRecordExporter):
     """Log records at or above ``min_log_level`` → error events (and Sentry logs when enabled)."""
 
     def __init__(self, pipeline: Pipeline | None = None, shutdown_timeout_s: float = 5.0) -> None:
-        self._life = _Lifecycle(pipeline if pipeline is not None else _standalone_pipeline(), shutdown_timeout_s)
+        standalone = pipeline is None
+        pipeline = _standalone_pipeline() if standalone else pipeline
+        self._life = _Lifecycle(pipeline, shutdown_timeout_s, standalone)
         # Set by SentryLogProcessor, which records breadcrumbs at emit time instead.
         self.crumbs_at_emit = False
 
@@ -207,6 +222,7 @@ class SentryLogExporter(LogRecordExporter):
         try:
             with guard.suppressed():
                 pipeline.export_logs(batch, add_crumbs=not self.crumbs_at_emit)
+                self._life.delivered()
         except Exception:
             logger.exception("sentry log export failed")
             pipeline.stats.add("failed", len(batch))
@@ -219,9 +235,9 @@ class SentryLogExporter(LogRecordExporter):
         """Waits for the transport."""
         return self._life.flush(timeout_millis)
 
-    def shutdown(self) -> None:
-        """Flushes within the bound and stops; idempotent."""
-        self._life.close(drain=False)
+    def shutdown(self, timeout_millis: float | None = None) -> None:
+        """Flushes within the bound (and ``timeout_millis``) and stops; idempotent."""
+        self._life.close(drain=False, timeout_millis=timeout_millis)
 
 
 class SentrySpanProcessor(SpanProcessor):

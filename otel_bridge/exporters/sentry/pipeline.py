@@ -22,9 +22,9 @@ from opentelemetry.trace import format_trace_id
 
 from otel_bridge._internal import guard
 from otel_bridge._internal.stats import ExporterStats
-from otel_bridge.exporters.sentry import convert, events, frames
+from otel_bridge.exporters.sentry import convert, events, frames, size
 from otel_bridge.exporters.sentry import envelope as env
-from otel_bridge.exporters.sentry.assemble import BreadcrumbStore, Deduper, Group, TransactionAssembler
+from otel_bridge.exporters.sentry.assemble import BreadcrumbStore, Deduper, Group, Sighting, TransactionAssembler
 from otel_bridge.exporters.sentry.client import Sink
 
 logger = logging.getLogger("otel_bridge.sentry")
@@ -154,6 +154,7 @@ class Pipeline:
     def export_spans(self, spans: Sequence[ReadableSpan]) -> None:
         """Error events for exception span events, then the transactions now complete."""
         exceptions = []
+        parents = {s.context.span_id: s.parent.span_id for s in spans if s.context is not None and s.parent is not None}
         for span in spans:
             trace_id = convert.trace_id_hex(span)
             for event in span.events:
@@ -162,7 +163,7 @@ class Pipeline:
                 else:
                     self.state.breadcrumbs.add(trace_id, events.span_event_breadcrumb(span, event, self.settings))
         for span, event in exceptions:
-            self._span_error(span, event)
+            self._span_error(span, event, parents)
         if self.options.include_spans:
             self._send_groups(self.assembler.add(spans))
             if self.assembler.pending:
@@ -194,12 +195,20 @@ class Pipeline:
             except Exception:
                 logger.exception("releasing held spans failed")
 
-    def _span_error(self, span: ReadableSpan, event: Any) -> None:
+    def _span_error(self, span: ReadableSpan, event: Any, parents: dict[int, int]) -> None:
         trace_id = convert.trace_id_hex(span)
         attrs = event.attributes or {}
         mechanism = {"type": "otel.span_event", "handled": True}
         values = events.exception_values_from_attrs(attrs, mechanism, self.settings)
-        if not self._admit(trace_id, values):
+        ancestors: list[int] = []
+        parent = span.parent.span_id if span.parent is not None else None
+        while parent is not None and parent not in ancestors and len(ancestors) < 64:
+            ancestors.append(parent)
+            parent = parents.get(parent)
+        escaped = str(attrs.get("exception.escaped", "")).lower() == "true"
+        span_id = span.context.span_id if span.context is not None else 0
+        where = Sighting("escaped" if escaped else "event", span_id, tuple(ancestors))
+        if not self._admit(trace_id, values, where):
             return
         timestamp = convert.ns_to_s(event.timestamp)
         crumbs = self.state.breadcrumbs.before(trace_id, timestamp)
@@ -254,22 +263,23 @@ class Pipeline:
             self.deferred += 1
             return
         values = events.record_exception_values(record, self.settings)
-        if not self._admit(trace_id, values):
-            return
         log = record.log_record
+        if not self._admit(trace_id, values, Sighting("log", log.span_id or 0)):
+            return
         timestamp = convert.ns_to_s(log.timestamp or log.observed_timestamp)
         crumbs = self.state.breadcrumbs.before(trace_id, timestamp)
         payload = events.log_error_event(record, self.settings, env.new_event_id(), crumbs, values)
-        self._send_event("event", payload, trace_id)
+        sampled = log.trace_flags is None or log.trace_flags.sampled
+        self._send_event("event", payload, trace_id, sampled=sampled)
 
     # -- shared ----------------------------------------------------------------------------------------
 
-    def _admit(self, trace_id: str, values: list[dict[str, Any]]) -> bool:
+    def _admit(self, trace_id: str, values: list[dict[str, Any]], where: Sighting) -> bool:
         """De-duplication within a trace, then the error sample rate."""
         if trace_id and values:
             type_name, message = _short_type(values)
             key = (trace_id, type_name, message, frames.raise_site(values))
-            if not self.state.deduper.first_time(key):
+            if not self.state.deduper.first_time(key, where):
                 self.deduplicated += 1
                 return False
         if self.options.sample_rate < 1.0 and self._rng() >= self.options.sample_rate:
@@ -277,10 +287,14 @@ class Pipeline:
             return False
         return True
 
-    def _send_event(self, kind: str, payload: dict[str, Any], trace_id: str) -> None:
+    def _send_event(self, kind: str, payload: dict[str, Any], trace_id: str, sampled: bool = True) -> None:
+        too_large = size.fit(payload)
+        if too_large:
+            self.stats.drop("too_large", too_large)
         trace_header: dict[str, Any] | None = None
         if trace_id:
-            trace_header = {"trace_id": trace_id, "sampled": "true"}
+            # Only spans the sampler kept reach the span side; a record tells its trace's decision.
+            trace_header = {"trace_id": trace_id, "sampled": "true" if sampled else "false"}
             if self.state.public_key:
                 trace_header["public_key"] = self.state.public_key
             for key in ("release", "environment"):
