@@ -91,6 +91,9 @@ def build_pipeline(
 
 
 def _standalone_pipeline() -> Pipeline | None:
+    # Behind the SDK's own logging handler nothing filters our transport's log records: drop them at
+    # their loggers when they come from our threads.
+    guard.quiet_client_loggers()
     dsn = os.environ.get("SENTRY_DSN", "").strip()
     if not dsn:
         logger.warning("SENTRY_DSN is not set: the sentry exporter sends nothing")
