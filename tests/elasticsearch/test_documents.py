@@ -255,3 +255,42 @@ def test_rescue_folds_attributes_into_one_text_field(mapping: str) -> None:
             "version": "1.0",
         }
     assert rescue(safe) is None  # folded once only
+
+
+def _keys(value: Any) -> list[str]:
+    if isinstance(value, dict):
+        return [k for k, child in value.items() for k in (k, *_keys(child))]
+    if isinstance(value, list):
+        return [k for child in value for k in _keys(child)]
+    return []
+
+
+@pytest.mark.parametrize("mapping", ["ecs", "otel"])
+def test_collisions_inside_mapping_values_at_several_depths(mapping: str) -> None:
+    # Attribute values (and bodies) may be mappings: their keys collide and go invalid just the same.
+    nested = {"x": 1, "x.y": 2, "x.y.z": 3, "": 4, "a..b": 5, "deep": {"k": 6, "k.v": 7, ".": {"w": 8}}}
+    record = make_record(body={"payload": nested}, attributes={"ctx": nested, "ctx.x": 9})
+    source = json.loads(to_document(record, "i", mapping).source)
+    assert_expandable(source)
+    for key in _keys(source):
+        assert key and "" not in key.split("."), f"invalid field name {key!r}"
+    values = [str(v) for v in _all_values(source)]
+    for expected in map(str, range(1, 10)):
+        assert values.count(expected) >= (2 if expected != "9" else 1), f"{expected} lost"
+
+
+@pytest.mark.parametrize("mapping", ["ecs", "otel"])
+def test_deep_or_cyclic_values_still_give_a_document(mapping: str) -> None:
+    # A body is not cleaned by the SDK: a cycle or a very deep structure must not cost the record.
+    deep: dict[str, Any] = {}
+    node = deep
+    for _ in range(3000):
+        node["k"] = {}
+        node = node["k"]
+    cyclic: dict[str, Any] = {"a": 1}
+    cyclic["self"] = cyclic
+    for body in (deep, cyclic, [cyclic, 2]):
+        record = make_record(body=body, attributes={"nested": {"k": {"k": {"k": 1}}}})
+        source = json.loads(to_document(record, "i", mapping).source)
+        assert_expandable(source)
+        assert "1" in [str(v) for v in _all_values(source)]

@@ -119,6 +119,38 @@ def test_mapping_errors_go_straight_to_the_dead_letter_file_when_asked(es, harne
     assert h.stats.count("retried") == 0  # a 400 is never retried as is
 
 
+def test_a_request_too_large_is_split_until_it_fits(es, harness, tmp_path: Path) -> None:
+    es.faults.max_body_bytes = 4_000  # a 50-document batch is ~20 kB: split down to a few documents
+    dead = tmp_path / "dead.ndjson"
+    h = harness(fast_options(es.url, dead_letter=str(dead)))
+    n = 60
+    h.emit(n - 1)
+    h.emit(1, blob="x" * 5_000)  # too large even alone: refused for good, with the reason
+    assert h.processor.force_flush(10_000)
+    assert es.seen.too_large > 0
+    assert len(es.seen.created) == len(set(es.seen.created))
+    assert sorted(seq_of(d) for d in es.seen.docs.values()) == list(range(1, n))
+    (entry,) = read_dead_letters(dead)
+    assert seq_of(entry["document"]) == n and entry["status"] == 413
+    snap = h.stats.snapshot()
+    assert snap["sent"] == n - 1 and snap["failed"] == 1 and snap["dropped"] == 0
+
+
+def test_a_whole_request_500_is_not_blamed_on_the_documents(es, harness, tmp_path: Path) -> None:
+    # Not the documents' fault (unlike a per-item 400): they go to the spool, not to the dead letters.
+    es.faults.whole_500 = 1
+    dead = tmp_path / "dead.ndjson"
+    spool_dir = tmp_path / "spool"
+    h = harness(fast_options(es.url, dead_letter=str(dead), spool={"directory": str(spool_dir), "fsync": False}))
+    h.emit(10)
+    assert h.processor.force_flush(5_000)
+    assert read_dead_letters(dead) == []
+    snap = h.stats.snapshot()
+    assert snap["failed"] == 0 and snap["dropped"] == 0 and snap["spooled"] == 10
+    assert h.pipeline.replay()[1] == 0  # re-sent from the spool (by the sender thread or here)
+    assert_exactly_once(es, 10)
+
+
 def test_failure_store_used_counts_as_failed_but_stored(es, harness) -> None:
     es.faults.failure_store = lambda doc: doc.get("seq", 0) % 10 == 0
     h = harness(fast_options(es.url))
@@ -162,6 +194,7 @@ def test_a_retried_create_that_already_landed_answers_409_and_counts_once(es, ha
     assert_exactly_once(es, 10)
     assert h.stats.count("sent") == 20  # 409 counts as delivered
     assert h.stats.count("failed") == 0
+    assert h.stats.snapshot()["already_delivered"] == 10  # … and shows how many were already there
 
 
 def test_the_client_sends_es9_compatibility_headers(es, harness) -> None:
@@ -194,3 +227,20 @@ def test_a_forked_worker_gets_its_own_sender(es, harness) -> None:
     assert h.processor.force_flush(5_000)
     seqs = sorted(d["seq"] for d in es.seen.docs.values())
     assert seqs == [*range(1, 6), *range(6, 11), *range(1001, 1011)]
+
+
+def test_identical_emissions_get_distinct_ids_that_survive_retries(es, harness) -> None:
+    # Same content and same timestamps, emitted twice (in the same batch, and in separate batches): two
+    # documents, neither a 409. A retried item keeps its id, so nothing lands twice.
+    from opentelemetry._logs import LogRecord
+
+    es.faults.item_429_every = 2
+    h = harness(fast_options(es.url))
+    same = {"timestamp": 1_700_000_000_000_000_001, "observed_timestamp": 1_700_000_000_000_000_002, "body": "same"}
+    h.logger.emit(LogRecord(**same))
+    h.logger.emit(LogRecord(**same))
+    assert h.processor.force_flush(5_000)
+    h.logger.emit(LogRecord(**same))
+    assert h.processor.force_flush(5_000)
+    assert len(es.seen.docs) == 3 and es.seen.conflicts == 0
+    assert len(es.seen.created) == 3 and h.stats.count("retried") > 0

@@ -51,3 +51,41 @@ def test_rotation_by_size(tmp_path: Path) -> None:
 def test_spec_needs_no_elasticsearch_package() -> None:
     assert SPEC.type == "file" and SPEC.requires == () and SPEC.signals == frozenset({"logs"})
     assert "logs.ndjson" in SPEC.describe(FileOptions(path=Path("out/logs.ndjson")))
+
+
+def test_identical_records_in_one_batch_are_both_kept(tmp_path: Path, es) -> None:
+    # Two emissions with the same content and time (e.g. a record re-emitted by a log forwarder in the
+    # same batch): like the elasticsearch type, the file gives them distinct _ids, so neither is a 409.
+    path = tmp_path / "logs.ndjson"
+    exporter = BulkFileExporter(FileOptions(path=path))
+    record = make_record(body="same")
+    assert exporter.export([record, record, make_record(body="other")]).name == "SUCCESS"
+    client = make_client(fast_options(es.url))
+    answer = client.bulk(operations=path.read_bytes())
+    assert answer["errors"] is False and len(es.seen.docs) == 3
+
+
+def test_a_failed_write_leaves_the_file_loadable(tmp_path: Path, es, monkeypatch) -> None:
+    # The disk fills up mid-write: a torn action/source pair would make the whole file fail to load
+    # (one bad line fails the _bulk request), and glue the next batch's first line to it.
+    import errno
+
+    from otel_bridge.exporters.elasticsearch import _append
+
+    path = tmp_path / "logs.ndjson"
+    exporter = BulkFileExporter(FileOptions(path=path))
+    exporter.export([make_record(body=f"a{i}") for i in range(3)])
+    real_write = _append.os.write
+
+    def disk_full(fd: int, data: bytes) -> int:
+        monkeypatch.setattr(_append.os, "write", real_write)
+        real_write(fd, bytes(data)[: len(data) // 2 + 3])
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(_append.os, "write", disk_full)
+    assert exporter.export([make_record(body=f"b{i}") for i in range(3)]).name == "FAILURE"
+    assert exporter.export([make_record(body=f"c{i}") for i in range(3)]).name == "SUCCESS"
+    answer = make_client(fast_options(es.url)).bulk(operations=path.read_bytes())
+    assert answer["errors"] is False
+    assert sorted(d["message"] for d in es.seen.docs.values()) == ["a0", "a1", "a2", "c0", "c1", "c2"]
+    assert exporter.stats.count("failed") == 3 and exporter.stats.count("sent") == 6

@@ -55,3 +55,28 @@ def test_template_for_a_data_stream_and_for_otel_attributes() -> None:
     dated = template_body(IndexNamer("app-%Y.%m"), "ecs")
     assert "data_stream" not in dated
     assert dated["template"]["mappings"]["properties"]["@timestamp"]["type"] == "date_nanos"
+
+
+@pytest.mark.parametrize("bad", ["Logs-Shop-default", "logs shop", "_logs", "logs/x", "logs#1", "logs:x", "..", "-x"])
+def test_index_names_elasticsearch_refuses_are_config_errors(bad: str) -> None:
+    # Otherwise every document would be refused (400 invalid_index_name_exception), at run time, forever.
+    from pydantic import ValidationError
+
+    from otel_bridge.exporters.elasticsearch.file_sink import FileOptions
+    from otel_bridge.exporters.elasticsearch.options import ElasticsearchOptions
+
+    with pytest.raises(ValidationError, match="index"):
+        ElasticsearchOptions(index=bad)
+    with pytest.raises(ValidationError, match="index"):
+        FileOptions(path="x.ndjson", index=bad)
+    if bad != "..":  # "..-{value}" is a valid (hidden) name
+        with pytest.raises(ValidationError, match="index"):
+            RoutingOptions(attribute="a", index=bad + "-{value}")
+
+
+def test_valid_index_names_and_patterns_pass() -> None:
+    from otel_bridge.exporters.elasticsearch.options import ElasticsearchOptions
+
+    for good in ("logs-shop-default", "app-%Y.%m.%d", "logs-%Y-%m", ".ds-like", "app_logs+1"):
+        assert ElasticsearchOptions(index=good).index == good
+    assert RoutingOptions(attribute="a", index="logs-{value}-default").index == "logs-{value}-default"

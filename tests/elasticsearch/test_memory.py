@@ -60,3 +60,31 @@ def test_200k_records_backend_down_no_spool(dead_port: int) -> None:
     assert final["dropped"] == total  # every record is accounted for, by reason
     assert set(final["dropped_by_reason"]) <= {"queue_full", "shutdown", "retry_exhausted", "unavailable"}
     assert result["slowest_s"] < 0.5  # logging never waited on the network
+
+
+def test_a_huge_value_is_cut_on_the_way_in_not_dropped_with_its_record(es, harness) -> None:
+    # A value bigger than the whole queue budget used to cost the record (queue_full) although the
+    # document keeps only max_value_chars of it. It is cut when queued: same document, same _id.
+    from opentelemetry._logs import LogRecord
+    from opentelemetry.sdk._logs import ReadableLogRecord
+
+    from otel_bridge.exporters.elasticsearch.documents import TRUNCATED, to_document
+    from tests.elasticsearch.conftest import RESOURCE, fast_options
+
+    options = fast_options(es.url, max_value_chars=1000, batch={"max_queue_bytes": "1MiB", "schedule_delay_ms": 20})
+    h = harness(options)
+    huge = {
+        "timestamp": 1,
+        "observed_timestamp": 2,
+        "body": "b" * 3_000_000,
+        "attributes": {"blob": b"\x01" * 3_000_000},
+    }
+    h.logger.emit(LogRecord(**huge))
+    assert h.processor.force_flush(5_000)
+    assert h.stats.dropped() == {}
+    (doc_id, doc) = next(iter(es.seen.docs.items()))
+    assert doc["message"] == "b" * 1000 + TRUNCATED and doc["blob"].endswith(TRUNCATED)
+    full = ReadableLogRecord(
+        LogRecord(**huge), resource=RESOURCE, instrumentation_scope=h.logger._instrumentation_scope
+    )
+    assert doc_id == to_document(full, "logs-shop-default", "ecs", ("logs", "shop", "default"), 1000).id

@@ -163,6 +163,7 @@ def test_replaying_already_delivered_documents_creates_nothing_new(tmp_path: Pat
     out = io.StringIO()
     assert spool_command(options, "es", "drain", out) == 0, out.getvalue()
     assert es.seen.conflicts == 30 and len(es.seen.created) == 30
+    assert "30 delivered (30 of them already there)" in out.getvalue()
 
 
 def test_shutdown_is_bounded_when_the_backend_accepts_but_never_answers(tmp_path: Path, harness) -> None:
@@ -206,3 +207,46 @@ def test_check_command_reports_version_or_unreachable(es, dead_port: int) -> Non
     url = f"http://elastic:pw-secret@127.0.0.1:{dead_port}"
     assert check_command(fast_options(url, request_timeout=1), "es", out) == 1
     assert "cannot reach" in out.getvalue() and "pw-secret" not in out.getvalue()
+
+
+ENTRY_POINT_APP = """
+import sys, time
+from opentelemetry._logs import LogRecord, SeverityNumber, get_logger_provider
+from opentelemetry.sdk._configuration import _init_logging
+from otel_bridge.exporters.elasticsearch.exporter import ElasticsearchLogExporter
+# What OTEL_LOGS_EXPORTER=elasticsearch does: the provider (with its atexit shutdown) first, then our
+# exporter with no arguments under the SDK's BatchLogRecordProcessor.
+_init_logging({"elasticsearch": ElasticsearchLogExporter}, setup_logging_handler=False)
+logger = get_logger_provider().get_logger("app")
+for i in range(1, int(sys.argv[1]) + 1):
+    logger.emit(LogRecord(body=f"order {i}", attributes={"seq": i}, severity_number=SeverityNumber.INFO))
+time.sleep(0.3)  # the SDK worker is now inside export(), retrying
+print(time.monotonic(), flush=True)
+"""
+
+
+def test_entry_point_mode_exits_within_its_shutdown_timeout_and_keeps_the_records(
+    tmp_path: Path, dead_port: int
+) -> None:
+    # The SDK's processor waits up to 30 s for its worker (here: inside export(), retrying with a
+    # 120 s budget) before it calls our shutdown(); exit must take only the exporter's shutdown_timeout,
+    # with every record on disk.
+    import os
+
+    env = {
+        **os.environ,
+        "ELASTICSEARCH_URL": f"http://127.0.0.1:{dead_port}",
+        "OTEL_BRIDGE_ES_SPOOL_DIR": str(tmp_path),
+        "OTEL_BRIDGE_ES_SHUTDOWN_TIMEOUT": "1",
+        "OTEL_BLRP_SCHEDULE_DELAY": "50",
+    }
+    proc = subprocess.run(
+        [sys.executable, "-c", ENTRY_POINT_APP, "300"], capture_output=True, text=True, timeout=90, cwd=REPO, env=env
+    )
+    ended = time.monotonic()
+    assert proc.returncode == 0, proc.stderr
+    exit_s = ended - float(proc.stdout.strip().splitlines()[-1])
+    assert exit_s < 1 + 1.5, f"exit took {exit_s:.1f} s"
+    spool = Spool(tmp_path / "elasticsearch", 1 << 30)
+    seqs = sorted(json.loads(d.source)["seq"] for seg in spool.sealed_segments() for d in spool.read(seg))
+    assert seqs == list(range(1, 301))

@@ -122,3 +122,105 @@ def test_only_one_process_drains_at_a_time(tmp_path: Path) -> None:
     with first._drain_lock() as got:
         assert got
         assert second.replay(lambda batch: []) == (0, 3)
+
+
+def test_a_failed_append_leaves_no_torn_line_behind(tmp_path: Path, monkeypatch) -> None:
+    # The disk fills up in the middle of a write: part of the batch reached the file. The records
+    # appended after it (once space is back) must not be glued to that fragment and lost.
+    import errno
+
+    from otel_bridge.exporters.elasticsearch import _append
+
+    stats = ExporterStats("es", "elasticsearch")
+    spool = Spool(tmp_path, 1 << 20, stats, fsync=False)
+    spool.append(docs(3))
+    real_write = os.write
+
+    def disk_full(fd: int, data: bytes) -> int:
+        monkeypatch.setattr(_append.os, "write", real_write)
+        real_write(fd, bytes(data)[: len(data) // 2 + 5])
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(_append.os, "write", disk_full)
+    assert spool.append(docs(3, start=3)) == 0
+    assert stats.dropped() == {"spool_error": 3}
+    assert spool.append(docs(3, start=6)) == 3
+    assert collect(spool) == ["id0", "id1", "id2", "id6", "id7", "id8"]
+    assert stats.dropped() == {"spool_error": 3}  # nothing corrupt, nothing counted twice
+
+
+def test_one_large_append_is_cut_into_bounded_segments(tmp_path: Path) -> None:
+    # Shutdown spools the whole queue at once; replay reads one segment at a time, so segments must
+    # stay near segment_bytes for replay memory to stay bounded.
+    spool = Spool(tmp_path, 1 << 24, fsync=False, segment_bytes=4_000)
+    assert spool.append(docs(30, start=-30, pad=100)) == 30  # a segment already ~3.5 kB full
+    spool.append(docs(200, pad=50))  # ~25 kB in one call
+    spool.seal()
+    sizes = [seg.stat().st_size for seg in spool.sealed_segments()]
+    assert len(sizes) > 1 and max(sizes) <= 4_000
+    assert collect(spool) == [f"id{i}" for i in range(-30, 200)]
+
+
+def test_a_drain_interrupted_halfway_neither_resends_nor_loses(tmp_path: Path) -> None:
+    # Ctrl-C on `otel-bridge spool drain` (or any error) in the middle of a segment: the batches already
+    # delivered are not sent again by the next drain, and the rest is kept.
+    spool = Spool(tmp_path, 1 << 20, fsync=False)
+    spool.append(docs(30))
+    sent: list[str] = []
+
+    def interrupted(batch: list[Document]) -> list[Document]:
+        if len(sent) >= 14:
+            raise KeyboardInterrupt
+        sent.extend(d.id for d in batch)
+        return []
+
+    try:
+        spool.replay(interrupted, batch_records=7)
+    except KeyboardInterrupt:
+        pass
+    else:
+        raise AssertionError("the interruption must propagate")
+    assert sent == [f"id{i}" for i in range(14)]
+    assert collect(spool) == [f"id{i}" for i in range(14, 30)]
+
+
+def test_a_segment_removed_during_replay_is_skipped(tmp_path: Path) -> None:
+    # Another process's size bound deleted the oldest segment between listing and reading.
+    spool = Spool(tmp_path, 1 << 20, fsync=False)
+    spool.append(docs(2))
+    spool.seal()
+    spool.append(docs(2, start=2))
+    spool.seal()
+    first = spool.sealed_segments()[0]
+    real_read = spool.read
+
+    def read(path: Path) -> list[Document]:
+        if path == first:
+            path.unlink()
+        return real_read(path)
+
+    spool.read = read  # type: ignore[method-assign]
+    assert collect(spool) == ["id2", "id3"]
+
+
+def test_a_failure_after_some_segments_counts_only_what_is_not_on_disk(tmp_path: Path, monkeypatch) -> None:
+    import errno
+
+    from otel_bridge.exporters.elasticsearch import _append
+
+    stats = ExporterStats("es", "elasticsearch")
+    spool = Spool(tmp_path, 1 << 20, stats, fsync=False, segment_bytes=1_000)
+    real_write, calls = os.write, []
+
+    def full_from_the_second_segment(fd: int, data: bytes) -> int:
+        calls.append(fd)
+        if len(calls) > 1:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_write(fd, data)
+
+    monkeypatch.setattr(_append.os, "write", full_from_the_second_segment)
+    written = spool.append(docs(40))
+    monkeypatch.setattr(_append.os, "write", real_write)
+    assert 0 < written < 40
+    assert stats.count("spooled") == written and stats.dropped() == {"spool_error": 40 - written}
+    assert collect(spool) == [f"id{i}" for i in range(written)]

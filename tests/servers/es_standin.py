@@ -4,7 +4,7 @@ Answers like ES 9 where our exporter looks: ``GET /`` (the 9.1.0 root info fixtu
 (create → 201, an existing ``_id`` → 409 ``version_conflict_engine_exception``, per-item statuses,
 ``errors`` flag), ``PUT _index_template``; ``X-Elastic-Product: Elasticsearch`` on every answer.
 
-Faults: whole-request 429 / 503 (N times), every k-th item 429, a per-item 400
+Faults: whole-request 429 / 503 / 500 (N times), 413 for bodies over a size, every k-th item 429, a per-item 400
 ``document_parsing_exception`` or a ``failure_store: used`` answer for documents matching a
 predicate, and connection refused (the listening socket is closed until ``start_listening()``).
 """
@@ -30,10 +30,12 @@ class Faults:
 
     whole_429: int = 0
     whole_503: int = 0
+    whole_500: int = 0
     item_429_every: int = 0
     reject_400: Predicate | None = None
     failure_store: Predicate | None = None
     retry_after: str | None = None
+    max_body_bytes: int = 0  # a larger _bulk body answers 413, as a proxy or http.max_content_length does
 
 
 @dataclass
@@ -49,6 +51,7 @@ class Recorded:
     bulk_headers: list[dict[str, str]] = field(default_factory=list)
     templates: dict[str, Any] = field(default_factory=dict)
     item_counter: int = 0
+    too_large: int = 0  # requests answered 413
 
 
 def _fixture(name: str) -> Any:
@@ -129,13 +132,23 @@ class ESStandIn:
             if faults.whole_503 > 0:
                 faults.whole_503 -= 1
                 return 503, _error(503, "unavailable_shards_exception", "primary shard is not active"), extra
+            if faults.whole_500 > 0:
+                faults.whole_500 -= 1
+                return 500, _error(500, "illegal_state_exception", "node closed"), extra
+            if faults.max_body_bytes and len(body) > faults.max_body_bytes:
+                self.seen.too_large += 1
+                return 413, {}, extra
             lines = [line for line in body.split(b"\n") if line.strip()]
+            try:
+                parsed = [json.loads(line) for line in lines]
+            except ValueError as exc:  # ES refuses a malformed bulk body as a whole
+                return 400, _error(400, "x_content_parse_exception", f"malformed bulk line: {exc}"), extra
+            if len(parsed) % 2 or not all(isinstance(a, dict) and len(a) == 1 for a in parsed[0::2]):
+                return 400, _error(400, "illegal_argument_exception", "Malformed action/metadata line"), extra
             items: list[dict[str, Any]] = []
             errors = False
-            for action_line, source_line in zip(lines[0::2], lines[1::2], strict=False):
-                action = json.loads(action_line)
+            for action, source in zip(parsed[0::2], parsed[1::2], strict=False):
                 op, meta = next(iter(action.items()))
-                source = json.loads(source_line)
                 item = self._item(op, meta.get("_index") or default_index or "", meta.get("_id"), source)
                 errors = errors or item["status"] >= 300
                 items.append({op: item})

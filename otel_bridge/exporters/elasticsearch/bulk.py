@@ -120,9 +120,11 @@ class BulkSender:
         # Waits ``seconds`` unless shut down first (returns True then); injectable for tests.
         self.sleep = sleep or self.stop.wait
         self.failure_store_used = 0
+        self.already_delivered = 0  # 409 on create: landed in an earlier attempt (also counted in "sent")
         self.dead_lettered = 0
         self.rescued = 0
         self._rescue_logged = False
+        self._statuses_logged: set[int] = set()
 
     def send(
         self, docs: list[Document], deadline: float | None = None, give_up: Callable[[], bool] | None = None
@@ -190,6 +192,11 @@ class BulkSender:
             if status in (401, 403):
                 _log.warning("elasticsearch refused the credentials (%s)", status)
                 raise _Permanent("auth") from None
+            if status >= 500:  # the server failed, not the documents: keep them (spool), no dead letters
+                if status not in self._statuses_logged:
+                    self._statuses_logged.add(status)
+                    _log.warning("elasticsearch answered a whole _bulk with %s: %s", status, str(exc.message)[:200])
+                raise _Permanent(f"http_{status}") from None
             for doc in docs:
                 self._dead(doc, status, {"type": f"http_{status}", "reason": str(exc.message)[:500]})
             return [], None, ""
@@ -225,6 +232,7 @@ class BulkSender:
                     sent += 1
             elif status == 409:
                 sent += 1  # created by an earlier attempt: delivered exactly once
+                self.already_delivered += 1
             elif status == 429 or status >= 500 or status == 0:
                 retry.append(doc)
             elif (safe := self._rescued(doc, status, result.get("error"))) is not None:

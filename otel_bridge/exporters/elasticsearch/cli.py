@@ -40,7 +40,8 @@ def spool_command(options: ElasticsearchOptions, name: str, action: str, out: Te
     dropped = stats.dropped()
     out.write(
         f"{name}: drained {resolved} of {before} records to {describe(options)}: "
-        f"{stats.count('sent')} delivered, {pipeline.sender.dead_lettered} refused"
+        f"{stats.count('sent')} delivered ({pipeline.sender.already_delivered} of them already there), "
+        f"{pipeline.sender.dead_lettered} refused"
         f"{' (in ' + str(options.dead_letter) + ')' if options.dead_letter and pipeline.sender.dead_lettered else ''}, "
         f"{left} left" + (f", dropped {dropped}" if dropped else "") + "\n"
     )

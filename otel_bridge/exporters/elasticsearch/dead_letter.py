@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from otel_bridge.exporters.elasticsearch._append import append_whole
 from otel_bridge.exporters.elasticsearch.documents import Document
 
 _log = logging.getLogger("otel_bridge.elasticsearch")
@@ -27,6 +28,7 @@ class DeadLetter:
         self.max_bytes = max_bytes
         self._lock = threading.Lock()
         self._logged: set[str] = set()
+        self._full_logged = False
         self.written = 0
 
     def add(self, doc: Document, status: int, error: dict[str, Any]) -> bool:
@@ -63,10 +65,18 @@ class DeadLetter:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
                 size = self.path.stat().st_size if self.path.exists() else 0
                 if size + len(line) + 1 > self.max_bytes:
+                    if not self._full_logged:
+                        self._full_logged = True
+                        _log.warning(
+                            "dead-letter file %s reached its size limit (%d bytes): further refused documents "
+                            "are only counted (failed)",
+                            self.path,
+                            self.max_bytes,
+                        )
                     return False
                 fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
                 try:
-                    os.write(fd, line + b"\n")
+                    append_whole(fd, line + b"\n")
                 finally:
                     os.close(fd)
             except OSError as exc:

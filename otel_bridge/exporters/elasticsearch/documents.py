@@ -7,12 +7,14 @@ renamed (``code.function`` → ``code.function.value``) so neither is lost.
 
 The ``_id`` is a hash of the finished document, which holds the record's time, observed time and
 content, so the same record always gets the same id: a retried ``create`` answers 409 and can never
-land twice.
+land twice. An id is fixed once the record is encoded (retries and spool replays reuse it); two
+*emissions* with identical content and timestamps get distinct ids through :class:`IdWindow`.
 """
 
 from __future__ import annotations
 
 import base64
+import collections
 import hashlib
 import json
 import math
@@ -106,7 +108,13 @@ def record_time_ns(record: ReadableLogRecord | ReadWriteLogRecord) -> int:
     return int(lr.timestamp or lr.observed_timestamp or 0)
 
 
-def clean_value(value: Any, max_chars: int) -> Any:
+# Deeper nesting (or a cycle, which a body may hold) is cut instead of costing the whole record with
+# a RecursionError. Above the index's mapping.depth.limit (20) a document is refused and rescued as
+# text, which keeps up to this depth.
+MAX_DEPTH = 64
+
+
+def clean_value(value: Any, max_chars: int, depth: int = 0) -> Any:
     """A JSON value Elasticsearch accepts for ``value`` (never raises)."""
     if value is None or isinstance(value, bool):
         return value
@@ -118,10 +126,12 @@ def clean_value(value: Any, max_chars: int) -> Any:
         return value if math.isfinite(value) else str(value)
     if isinstance(value, (bytes, bytearray, memoryview)):
         return clean_value(base64.b64encode(bytes(value)).decode("ascii"), max_chars)
-    if isinstance(value, Mapping):
-        return {str(k): clean_value(v, max_chars) for k, v in value.items()}
+    if isinstance(value, (Mapping, Sequence)) and depth >= MAX_DEPTH:
+        return f"<{type(value).__name__} nested deeper than {MAX_DEPTH} levels>"
+    if isinstance(value, Mapping):  # keys one level down follow the same rules as attribute keys
+        return clean_attributes(value, max_chars, depth + 1)
     if isinstance(value, Sequence):
-        items = [clean_value(v, max_chars) for v in value]
+        items = [clean_value(v, max_chars, depth + 1) for v in value]
         kinds = {_kind(v) for v in items if v is not None}
         if len(kinds) > 1:  # ES arrays hold one type; mixed ones would be refused
             items = [v if isinstance(v, str) or v is None else _to_text(v) for v in items]
@@ -173,14 +183,14 @@ def field_name(key: Any) -> str:
     return ".".join(part for part in str(key).split(".") if part) or "_"
 
 
-def clean_attributes(attributes: Mapping[str, Any], max_chars: int) -> dict[str, Any]:
+def clean_attributes(attributes: Mapping[str, Any], max_chars: int, depth: int = 0) -> dict[str, Any]:
     """Attribute keys made valid field names and collision-free, values made valid JSON."""
     result: dict[str, Any] = {}
     for key, value in attributes.items():
         name = field_name(key)
         while name in result:  # "a..b" and "a.b" both became "a.b": keep both
             name += "_"
-        result[name] = clean_value(value, max_chars)
+        result[name] = clean_value(value, max_chars, depth)
     return resolve_collisions(result)
 
 
@@ -404,6 +414,30 @@ def document_id(source: bytes) -> str:
     """A 26-character id derived from the serialised document (stable across retries and processes)."""
     digest = hashlib.blake2b(source, digest_size=16).digest()
     return base64.b32encode(digest).decode("ascii").rstrip("=").lower()
+
+
+class IdWindow:
+    """Gives each emission its own ``_id``: a document whose id was handed out among the last ``size``
+    ones (the same content and timestamps emitted again) gets ``<id>-1``, ``<id>-2`` … instead of
+    answering 409 and being lost. Bounded memory; the sequence of emissions makes it deterministic.
+    """
+
+    def __init__(self, size: int = 8192) -> None:
+        self._order: collections.deque[str] = collections.deque()
+        self._ids: set[str] = set()
+        self._size = size
+
+    def unique(self, doc: Document) -> Document:
+        """``doc``, or a copy with a suffixed id when its id was issued recently."""
+        doc_id, n = doc.id, 0
+        while doc_id in self._ids:
+            n += 1
+            doc_id = f"{doc.id}-{n}"
+        if len(self._order) >= self._size:
+            self._ids.discard(self._order.popleft())
+        self._order.append(doc_id)
+        self._ids.add(doc_id)
+        return doc if not n else Document(doc_id, doc.index, doc.source, doc.time_ns)
 
 
 def to_document(

@@ -11,6 +11,7 @@ arguments it reads its settings from the environment (see :func:`options_from_en
 
 from __future__ import annotations
 
+import atexit
 import collections
 import copy
 import logging
@@ -47,6 +48,7 @@ ENV = {
     "spool.directory": "OTEL_BRIDGE_ES_SPOOL_DIR",
     "spool.max_bytes": "OTEL_BRIDGE_ES_SPOOL_MAX_BYTES",
     "retry.max_elapsed": "OTEL_BRIDGE_ES_RETRY_MAX_ELAPSED",
+    "shutdown_timeout": "OTEL_BRIDGE_ES_SHUTDOWN_TIMEOUT",
 }
 
 
@@ -79,6 +81,28 @@ def _size_of(record: AnyRecord) -> int:
     return size
 
 
+def _cut_long_values(lr: Any, max_chars: int) -> None:
+    """Cuts the body and attribute strings/bytes the document would cut anyway, in the queue's copy.
+
+    Cut to just over ``max_chars`` (bytes: enough for the kept base64 prefix), so the document, and its
+    ``_id``, come out exactly as from the whole value; the queue then neither holds the huge value nor
+    drops its record for taking the whole byte budget.
+    """
+    keep_text, keep_bytes = max_chars + 1, max_chars + 3
+
+    def cut(value: Any) -> Any:
+        if isinstance(value, str) and len(value) > keep_text:
+            return value[:keep_text]
+        if isinstance(value, (bytes, bytearray)) and len(value) > keep_bytes:
+            return bytes(value[:keep_bytes])
+        return value
+
+    lr.body = cut(lr.body)
+    attributes = lr.attributes
+    if attributes and any(cut(v) is not v for v in attributes.values()):
+        lr.attributes = {key: cut(value) for key, value in attributes.items()}  # never the caller's object
+
+
 class ElasticsearchLogProcessor(LogRecordProcessor):
     """Bounded queue + one background sender thread (see the module docstring)."""
 
@@ -87,6 +111,7 @@ class ElasticsearchLogProcessor(LogRecordProcessor):
         self._stats = pipeline.stats
         self._batch = batch
         self._shutdown_timeout = shutdown_timeout
+        self._max_chars = pipeline.options.max_value_chars
         self._queue: collections.deque[tuple[AnyRecord, int]] = collections.deque()
         self._bytes = 0
         self._cond = threading.Condition()
@@ -119,6 +144,9 @@ class ElasticsearchLogProcessor(LogRecordProcessor):
                 limits=log_record.limits,
             )
             size = _size_of(record)
+            if size > 600 + self._max_chars:  # some value is longer than the document will keep
+                _cut_long_values(api_record, self._max_chars)
+                size = _size_of(record)
             batch = self._batch
             with self._cond:
                 if len(self._queue) >= batch.max_queue_size or self._bytes + size > batch.max_queue_bytes:
@@ -283,6 +311,13 @@ class ElasticsearchLogExporter(LogRecordExporter):
         self._pipeline = pipeline
         self._lock = threading.Lock()
         self._shutdown = False
+        self._exit_deadline: float | None = None
+        # The SDK's LoggerProvider registers its atexit shutdown before it builds us, so this hook runs
+        # first: its BatchLogRecordProcessor would otherwise wait up to 30 s for an export() stuck in
+        # retries before it calls our shutdown(), then exit with the batch and its queue unsaved.
+        at_exit = weakref.WeakMethod(self.begin_shutdown)
+        self._at_exit = lambda: _call(at_exit)
+        atexit.register(self._at_exit)
 
     @property
     def pipeline(self) -> Pipeline:
@@ -296,8 +331,13 @@ class ElasticsearchLogExporter(LogRecordExporter):
             return LogRecordExportResult.FAILURE
         try:
             with self._lock, guard.suppressed():
-                docs = self._pipeline.encode(batch)
-                ok = self._pipeline.deliver(docs) and len(docs) == len(batch)
+                pipeline = self._pipeline
+                docs = pipeline.encode(batch)
+                deadline = self._exit_deadline
+                if deadline is not None and pipeline.clock() >= deadline:
+                    pipeline.set_aside(docs, "shutdown")  # exiting, time is up: spool (or count) at once
+                    return LogRecordExportResult.FAILURE
+                ok = pipeline.deliver(docs, deadline) and len(docs) == len(batch)
                 if ok and self._pipeline.replay_due():
                     self._pipeline.replay()
             return LogRecordExportResult.SUCCESS if ok else LogRecordExportResult.FAILURE
@@ -309,9 +349,20 @@ class ElasticsearchLogExporter(LogRecordExporter):
         """Nothing is buffered here: every ``export`` call finishes its own batch."""
         return True
 
+    def begin_shutdown(self) -> None:
+        """Starts a shutdown bounded by ``shutdown_timeout`` (runs at interpreter exit).
+
+        Retries are interrupted; each later ``export`` gets one attempt within the time left, and once
+        it is spent batches go straight to the spool (or are counted as ``shutdown`` drops).
+        """
+        if self._exit_deadline is None:
+            self._exit_deadline = self._pipeline.clock() + self._pipeline.options.shutdown_timeout
+            self._pipeline.stop.set()
+
     def shutdown(self) -> None:
         """Interrupts retries and seals the spool. Idempotent."""
         if self._shutdown:
             return
         self._shutdown = True
+        atexit.unregister(self._at_exit)
         self._pipeline.close()

@@ -24,8 +24,10 @@ from pydantic import Field, field_validator
 
 from otel_bridge._internal.stats import ExporterStats
 from otel_bridge.exporters.base import BuildContext, ExporterOptions, ExporterSpec
+from otel_bridge.exporters.elasticsearch._append import append_whole
+from otel_bridge.exporters.elasticsearch.documents import IdWindow
 from otel_bridge.exporters.elasticsearch.index import IndexNamer, data_stream_parts
-from otel_bridge.exporters.elasticsearch.options import Mapping, RoutingOptions, parse_size
+from otel_bridge.exporters.elasticsearch.options import Mapping, RoutingOptions, check_index_name, parse_size
 
 _log = logging.getLogger("otel_bridge.file")
 
@@ -46,6 +48,11 @@ class FileOptions(ExporterOptions):
     def _size(cls, value: Any) -> Any:
         return None if value is None else parse_size(value)
 
+    @field_validator("index")
+    @classmethod
+    def _index(cls, value: str) -> str:
+        return check_index_name(value)
+
 
 class BulkFileExporter(LogRecordExporter):
     """Appends ``_bulk`` NDJSON; rotates by size; counts into ``stats``; never raises from ``export``."""
@@ -55,6 +62,7 @@ class BulkFileExporter(LogRecordExporter):
         self.path = Path(options.path)
         self.stats = stats or ExporterStats("file", "file", str(options.path))
         self._namer = IndexNamer(options.index, options.routing)
+        self._ids = IdWindow()
         self._lock = threading.Lock()
         self._shutdown = False
 
@@ -78,6 +86,7 @@ class BulkFileExporter(LogRecordExporter):
                 self.stats.drop("encode_error")
                 _log.warning("cannot encode a log record: %r", exc)
                 continue
+            doc = self._ids.unique(doc)  # two identical emissions: both are kept
             chunks.append(doc.action() + b"\n" + doc.source + b"\n")
         if not chunks:
             return LogRecordExportResult.SUCCESS if not batch else LogRecordExportResult.FAILURE
@@ -88,7 +97,7 @@ class BulkFileExporter(LogRecordExporter):
                 self._rotate_if_needed(len(data))
                 fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
                 try:
-                    os.write(fd, data)
+                    append_whole(fd, data)
                 finally:
                     os.close(fd)
         except OSError as exc:

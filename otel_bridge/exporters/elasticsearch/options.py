@@ -34,6 +34,29 @@ def parse_size(value: int | float | str) -> int:
     return int(number * factor)
 
 
+_INDEX_FORBIDDEN = frozenset('\\/*?"<>| ,#:')
+
+
+def check_index_name(value: str) -> str:
+    """``value`` if Elasticsearch accepts it as an index name (strftime directives and ``{value}`` aside).
+
+    Caught here, a typo is one config error; at run time every document would be refused.
+    """
+    literal = re.sub(r"%.", "", value).replace("{value}", "")
+    if value in ("", ".", ".."):
+        raise ValueError("not a valid index name")
+    if value[0] in "-_+":
+        raise ValueError("an index name must not start with '-', '_' or '+'")
+    if literal != literal.lower():
+        raise ValueError("an index name must be lower case")
+    bad = sorted(_INDEX_FORBIDDEN.intersection(literal))
+    if bad:
+        raise ValueError(f"an index name must not contain {' '.join(repr(c) for c in bad)}")
+    if len(value.encode("utf-8")) > 255:
+        raise ValueError("an index name must be at most 255 bytes")
+    return value
+
+
 class EsBatchOptions(BatchOptions):
     """Record limits of the base batch options, plus the byte limits the Elasticsearch queue needs."""
 
@@ -89,7 +112,7 @@ class RoutingOptions(StrictModel):
     def _placeholder(cls, value: str) -> str:
         if "{value}" not in value:
             raise ValueError("must contain the {value} placeholder")
-        return value
+        return check_index_name(value)
 
 
 class ElasticsearchOptions(ExporterOptions):
@@ -123,6 +146,11 @@ class ElasticsearchOptions(ExporterOptions):
     max_value_chars: int = Field(
         256 * 1024, gt=0, description="Longer strings are cut (marked with a suffix), never dropped."
     )
+
+    @field_validator("index")
+    @classmethod
+    def _index(cls, value: str) -> str:
+        return check_index_name(value)
 
     @field_validator("dead_letter_max_bytes", mode="before")
     @classmethod

@@ -15,7 +15,7 @@ from opentelemetry.sdk._logs import ReadableLogRecord, ReadWriteLogRecord
 from otel_bridge._internal.stats import ExporterStats
 from otel_bridge.exporters.elasticsearch.bulk import BulkSender, make_client, quiet
 from otel_bridge.exporters.elasticsearch.dead_letter import DeadLetter
-from otel_bridge.exporters.elasticsearch.documents import Document, record_time_ns, rescue, to_document
+from otel_bridge.exporters.elasticsearch.documents import Document, IdWindow, record_time_ns, rescue, to_document
 from otel_bridge.exporters.elasticsearch.index import IndexNamer, data_stream_parts
 from otel_bridge.exporters.elasticsearch.options import ElasticsearchOptions
 from otel_bridge.exporters.elasticsearch.spool import Spool
@@ -78,8 +78,10 @@ class Pipeline:
         self._down_until = 0.0
         self._warned: dict[str, float] = {}
         self._next_replay = 0.0  # replay a backlog left by an earlier run right away
+        self._ids = IdWindow()
         stats.extra["dead_lettered"] = lambda: self.sender.dead_lettered
         stats.extra["failure_store"] = lambda: self.sender.failure_store_used
+        stats.extra["already_delivered"] = lambda: self.sender.already_delivered
         stats.extra["rescued"] = lambda: self.sender.rescued
         if self.spool is not None:
             spool = self.spool
@@ -93,7 +95,6 @@ class Pipeline:
     def encode(self, records: Sequence[AnyRecord]) -> list[Document]:
         """Documents for ``records``; a record that cannot be encoded is counted, never raised."""
         docs: list[Document] = []
-        seen: set[str] = set()
         for record in records:
             try:
                 lr = record.log_record
@@ -110,10 +111,7 @@ class Pipeline:
                 self.stats.drop("encode_error")
                 _log.warning("cannot encode a log record: %r", exc)
                 continue
-            if doc.id in seen:  # two identical records in the same nanosecond: both are kept
-                doc = Document(f"{doc.id}-{len(docs)}", doc.index, doc.source, doc.time_ns)
-            seen.add(doc.id)
-            docs.append(doc)
+            docs.append(self._ids.unique(doc))  # two identical emissions: both are kept
         return docs
 
     def down(self) -> bool:
@@ -138,6 +136,11 @@ class Pipeline:
             return True
         self._keep(result.left, result.reason)
         return False
+
+    def set_aside(self, docs: list[Document], reason: str) -> None:
+        """Spools ``docs`` without sending them (or counts them as dropped for ``reason``)."""
+        if docs:
+            self._keep(docs, reason)
 
     def _keep(self, docs: list[Document], reason: str) -> None:
         unavailable = reason in _UNAVAILABLE or reason == "backend_down"

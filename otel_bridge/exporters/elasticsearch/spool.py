@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from otel_bridge._internal.stats import ExporterStats
+from otel_bridge.exporters.elasticsearch._append import append_whole
 from otel_bridge.exporters.elasticsearch.documents import Document
 
 _log = logging.getLogger("otel_bridge.elasticsearch.spool")
@@ -101,6 +102,7 @@ class Spool:
         self._lock = threading.Lock()
         self._open: Path | None = None
         self._open_size = 0
+        self._written = 0  # lines the current append got onto disk
 
     # -- writing ---------------------------------------------------------------------------------
 
@@ -110,35 +112,50 @@ class Spool:
             return 0
         lines = [encode_line(d) for d in docs]
         with self._lock:
+            self._written = 0
             try:
                 self.directory.mkdir(parents=True, exist_ok=True)
                 if sum(len(line) for line in lines) > self.max_bytes:
                     lines = _newest_fitting(lines, self.max_bytes)  # a batch bigger than the spool
                     self.stats.drop("spool_full", len(docs) - len(lines))
                 self._make_room(sum(len(line) for line in lines))
-                written = self._write(lines)
+                self._write(lines)
             except OSError as exc:
                 _log.warning("cannot write the spool in %s: %s", self.directory, exc)
-                self.stats.drop("spool_error", len(docs))
-                return 0
+                self.stats.drop("spool_error", len(lines) - self._written)  # segments written before count
+            written = self._written
         self.stats.add("spooled", written)
         return written
 
-    def _write(self, lines: list[bytes]) -> int:
+    def _write(self, lines: list[bytes]) -> None:
+        # Cut into segments of about segment_bytes: replay holds one segment in memory at a time.
+        self._written = 0
+        group: list[bytes] = []
+        size = 0
+        for line in lines:
+            if self._open_size + size + len(line) > self.segment_bytes and (group or self._open_size):
+                if group:
+                    self._append_to_segment(b"".join(group))
+                    self._written += len(group)
+                self._seal_locked()
+                group, size = [], 0
+            group.append(line)
+            size += len(line)
+        if group:
+            self._append_to_segment(b"".join(group))
+            self._written += len(group)
+
+    def _append_to_segment(self, data: bytes) -> None:
         if self._open is None or self._open_size >= self.segment_bytes:
             self._seal_locked()
             self._open = self.directory / f"seg-{time.time_ns():020d}-{os.getpid()}.open"
             self._open_size = 0
-        data = b"".join(lines)
         fd = os.open(self._open, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         try:
-            os.write(fd, data)
-            if self.fsync:
-                os.fsync(fd)
+            append_whole(fd, data, self.fsync)  # a failed append leaves no torn line behind
         finally:
             os.close(fd)
         self._open_size += len(data)
-        return len(lines)
 
     def _make_room(self, need: int) -> None:
         files = self._all_files()
@@ -148,6 +165,7 @@ class Spool:
                 return
             if path == self._open:
                 self._open = None
+                self._open_size = 0
             n = self._count_lines(path)
             with contextlib.suppress(FileNotFoundError):
                 path.unlink()
@@ -284,15 +302,27 @@ class Spool:
             if not locked:
                 return 0, self.status().records
             for path in self.sealed_segments():
-                docs = self.read(path)
+                try:
+                    docs = self.read(path)
+                except FileNotFoundError:  # dropped by another process's size bound meanwhile
+                    continue
                 left: list[Document] = []
-                for chunk in _chunks(docs, batch_records, batch_bytes):
-                    if left or should_stop():
-                        left.extend(chunk)
-                        continue
-                    undelivered = deliver(chunk)
-                    resolved += len(chunk) - len(undelivered)
-                    left.extend(undelivered)
+                done = 0  # documents of this segment resolved so far (a prefix: we stop at the first left)
+                try:
+                    for chunk in _chunks(docs, batch_records, batch_bytes):
+                        if left or should_stop():
+                            left.extend(chunk)
+                            continue
+                        undelivered = deliver(chunk)
+                        resolved += len(chunk) - len(undelivered)
+                        left.extend(undelivered)
+                        done += len(chunk)
+                except BaseException:
+                    # Interrupted (Ctrl-C on `spool drain`, an error): keep what was not confirmed, so
+                    # the next drain neither loses it nor sends the delivered part again.
+                    if done and not left:
+                        self._rewrite(path, docs[done:])
+                    raise
                 if left:
                     self._rewrite(path, left)
                     return resolved, self.status().records
