@@ -60,7 +60,7 @@ def test_otel_exporter_env_vars_reach_our_exporters_without_our_yaml(tmp_path: P
             env=env,
             capture_output=True,
             text=True,
-            timeout=60,
+            timeout=30,
         )
         assert result.returncode == 0, result.stderr
         assert "DONE" in result.stdout
@@ -79,3 +79,31 @@ def test_otel_exporter_env_vars_reach_our_exporters_without_our_yaml(tmp_path: P
     assert docs["lookup failed"]["error"]["type"] == "KeyError"
     assert docs["slow"]["service"]["name"] == "standalone"
     assert indices == {"logs-standalone-default"}
+
+
+def test_elasticsearch_alone_behind_the_sdk_handler_does_not_loop(tmp_path: Path) -> None:
+    app = tmp_path / "app.py"
+    app.write_text(APP.replace('tracer = trace.get_tracer("standalone")', 'tracer = trace.get_tracer("x")'))
+    with ESStandIn() as es:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "SENTRY_", "ELASTICSEARCH_"))}
+        env.update(
+            {
+                "OTEL_SERVICE_NAME": "standalone",
+                "OTEL_TRACES_EXPORTER": "none",
+                "OTEL_LOGS_EXPORTER": "elasticsearch",
+                "OTEL_METRICS_EXPORTER": "none",
+                "OTEL_PYTHON_LOGGING_AUTO_INSTRUMENTATION_ENABLED": "true",
+                "ELASTICSEARCH_URL": es.url,
+            }
+        )
+        result = subprocess.run(
+            [sys.executable, "-W", "ignore::DeprecationWarning", str(app)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        assert result.returncode == 0, result.stderr
+        assert es.wait_for_docs(3, timeout=10)
+        messages = sorted(d["message"] for d in es.seen.docs.values())
+    assert messages == ["after a round of sends", "lookup failed", "slow"]

@@ -305,6 +305,9 @@ class ElasticsearchLogExporter(LogRecordExporter):
         pipeline: Pipeline | None = None,
     ) -> None:
         if pipeline is None:
+            # Standalone, behind the SDK's own logging handler: nothing else keeps our client's log
+            # records from being exported again, so drop them at the client loggers.
+            guard.quiet_client_loggers()
             options = options if options is not None else options_from_env()
             stats = stats or ExporterStats(name, "elasticsearch", describe(options))
             pipeline = Pipeline(options, stats, name)
