@@ -181,6 +181,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--n", type=int, default=50_000)
     parser.add_argument("--repeat", type=int, default=7)
+    parser.add_argument("--single", nargs=2, metavar=("SETUP", "OP"), help=argparse.SUPPRESS)
     parser.add_argument("--wall", action="store_true", help="wall-clock time instead of the thread's CPU time")
     parser.add_argument(
         "--backends", action="store_true", help="measure with the Elasticsearch, Sentry and Prometheus exporters"
@@ -188,6 +189,20 @@ def main() -> None:
     args = parser.parse_args()
     global CPU_TIME
     CPU_TIME = not args.wall
+    if args.single:
+        # For benchmarks/instructions.py: one setup, one operation, n calls, then leave at once.
+        import os
+
+        setup, op = args.single
+        ops = {"sdk": bare_sdk, "bridge": bridge}[setup]()
+        call = ops[op]
+        if os.environ.get("HOT_PATH_NO_GC"):
+            import gc
+
+            gc.disable()
+        for _ in range(args.n):
+            call()
+        os._exit(0)
     setups = {"bare SDK": bare_sdk(), "otel-bridge": bridge()}
     if args.backends:
         # configure_otel() replaces the previous bridge: the null setup above stops being measured.
