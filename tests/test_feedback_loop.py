@@ -115,3 +115,24 @@ def test_client_loggers_drop_what_our_threads_log_for_any_handler() -> None:
     finally:
         root.removeHandler(capture)
     assert seen == [("urllib3.connectionpool", "MainThread")]
+
+
+def test_the_root_handler_drops_own_loggers_threads_and_suppressed_code() -> None:
+    from tests.memory_exporter import INSTANCES, memory_config
+
+    bridge = configure_otel(memory_config())
+    logging.getLogger("otel_bridge.sentry").warning("own logger")
+    logging.getLogger("elastic_transport.transport").warning("client logger")
+    with guard.suppressed():
+        logging.getLogger("app").warning("inside export code")
+    done = threading.Event()
+
+    def worker() -> None:
+        logging.getLogger("app").warning("on a bridge thread")
+        done.set()
+
+    threading.Thread(target=worker, name="otel-bridge-probe").start()
+    assert done.wait(5)
+    logging.getLogger("app").warning("the app's own")
+    bridge.force_flush(5)
+    assert [r.log_record.body for r in INSTANCES["mem"]["logs"].get_finished_logs()] == ["the app's own"]
