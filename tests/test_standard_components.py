@@ -38,32 +38,39 @@ APP = textwrap.dedent(
 )
 
 
-def test_otel_exporter_env_vars_reach_our_exporters_without_our_yaml(tmp_path: Path) -> None:
+def run_app(tmp_path: Path, settings: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """Runs APP with only ``settings`` among the OTEL_/SENTRY_/ELASTICSEARCH_ variables."""
     app = tmp_path / "app.py"
     app.write_text(APP)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "SENTRY_", "ELASTICSEARCH_"))}
+    env.update(
+        {
+            "OTEL_SERVICE_NAME": "standalone",
+            "OTEL_METRICS_EXPORTER": "none",
+            "OTEL_PYTHON_LOGGING_AUTO_INSTRUMENTATION_ENABLED": "true",
+            **settings,
+        }
+    )
+    # Without the client-logger guard the app loops on its exporters' own log records and never ends.
+    command = [sys.executable, "-W", "ignore::DeprecationWarning", str(app)]
+    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=30)
+    assert result.returncode == 0, result.stderr
+    assert "DONE" in result.stdout
+    return result
+
+
+def test_otel_exporter_env_vars_reach_our_exporters_without_our_yaml(tmp_path: Path) -> None:
     with ESStandIn() as es, running_receiver() as sentry:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "SENTRY_", "ELASTICSEARCH_"))}
-        env.update(
+        run_app(
+            tmp_path,
             {
-                "OTEL_SERVICE_NAME": "standalone",
                 "OTEL_TRACES_EXPORTER": "sentry",
                 "OTEL_LOGS_EXPORTER": "elasticsearch,sentry",
-                "OTEL_METRICS_EXPORTER": "none",
-                "OTEL_PYTHON_LOGGING_AUTO_INSTRUMENTATION_ENABLED": "true",
                 "SENTRY_DSN": sentry.dsn(),
                 "ELASTICSEARCH_URL": es.url,
                 "OTEL_BRIDGE_ES_INDEX": "logs-standalone-default",
-            }
+            },
         )
-        result = subprocess.run(
-            [sys.executable, "-W", "ignore::DeprecationWarning", str(app)],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=30,
-        )
-        assert result.returncode == 0, result.stderr
-        assert "DONE" in result.stdout
         assert es.wait_for_docs(3, timeout=10)
         assert sentry.wait_for(lambda r: r.items("transaction") and r.items("event"), timeout=10)
         docs = {d["message"]: d for d in es.seen.docs.values()}
@@ -82,28 +89,11 @@ def test_otel_exporter_env_vars_reach_our_exporters_without_our_yaml(tmp_path: P
 
 
 def test_elasticsearch_alone_behind_the_sdk_handler_does_not_loop(tmp_path: Path) -> None:
-    app = tmp_path / "app.py"
-    app.write_text(APP.replace('tracer = trace.get_tracer("standalone")', 'tracer = trace.get_tracer("x")'))
     with ESStandIn() as es:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "SENTRY_", "ELASTICSEARCH_"))}
-        env.update(
-            {
-                "OTEL_SERVICE_NAME": "standalone",
-                "OTEL_TRACES_EXPORTER": "none",
-                "OTEL_LOGS_EXPORTER": "elasticsearch",
-                "OTEL_METRICS_EXPORTER": "none",
-                "OTEL_PYTHON_LOGGING_AUTO_INSTRUMENTATION_ENABLED": "true",
-                "ELASTICSEARCH_URL": es.url,
-            }
+        run_app(
+            tmp_path,
+            {"OTEL_TRACES_EXPORTER": "none", "OTEL_LOGS_EXPORTER": "elasticsearch", "ELASTICSEARCH_URL": es.url},
         )
-        result = subprocess.run(
-            [sys.executable, "-W", "ignore::DeprecationWarning", str(app)],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=30,
-        )
-        assert result.returncode == 0, result.stderr
         assert es.wait_for_docs(3, timeout=10)
         messages = sorted(d["message"] for d in es.seen.docs.values())
     assert messages == ["after a round of sends", "lookup failed", "slow"]
