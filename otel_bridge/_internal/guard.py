@@ -14,7 +14,6 @@ import contextlib
 import logging
 import threading
 from collections.abc import Callable, Iterator
-from typing import Any, TypeVar
 
 from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY, attach, detach, get_value, set_value
 
@@ -25,19 +24,12 @@ OWN_LOGGER_ROOTS = frozenset({"otel_bridge", "opentelemetry", "sentry_sdk", "ela
 # Threads whose every record is ours: the bridge's workers and the Sentry SDK transport worker.
 OWN_THREAD_PREFIXES: tuple[str, ...] = ("otel-bridge", "OtelBatch", "OtelPeriodic", "sentry-sdk")
 
-T = TypeVar("T")
-
-
-def register_thread_prefix(prefix: str) -> None:
-    """Marks threads named ``prefix…`` as bridge-internal (their records are never exported)."""
-    global OWN_THREAD_PREFIXES
-    if prefix not in OWN_THREAD_PREFIXES:
-        OWN_THREAD_PREFIXES = (*OWN_THREAD_PREFIXES, prefix)
-
 
 def is_own_record(record: logging.LogRecord) -> bool:
-    """True when ``record`` comes from the bridge's machinery and must not be exported."""
-    # Cheapest checks first: this runs on the app's logging call.
+    """True when ``record`` comes from the bridge's machinery and must not be exported.
+
+    ``BridgeLoggingHandler.emit`` inlines these same checks for speed: change both together.
+    """
     if record.name.partition(".")[0] in OWN_LOGGER_ROOTS:
         return True
     thread_name = record.threadName
@@ -54,12 +46,6 @@ def suppressed() -> Iterator[None]:
         yield
     finally:
         detach(token)
-
-
-def run_suppressed(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    """Calls ``fn`` under the suppress-instrumentation flag."""
-    with suppressed():
-        return fn(*args, **kwargs)
 
 
 def start_thread(name: str, target: Callable[[], None]) -> threading.Thread:

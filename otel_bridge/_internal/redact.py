@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 REDACTED = "***"
@@ -33,20 +32,6 @@ def redact_url(url: str) -> str:
     if sep and user and not is_secret_key(user):
         shown = f"{user}:{REDACTED}"
     return urlunsplit(parts._replace(netloc=f"{shown}@{hostport}"))
-
-
-def redact_mapping(value: Any) -> Any:
-    """A deep copy of ``value`` with every secret-looking key's value replaced."""
-    if isinstance(value, dict):
-        return {
-            k: (REDACTED if isinstance(k, str) and is_secret_key(k) and v not in (None, "") else redact_mapping(v))
-            for k, v in value.items()
-        }
-    if isinstance(value, list):
-        return [redact_mapping(v) for v in value]
-    if isinstance(value, str) and "://" in value:
-        return redact_url(value)
-    return value
 
 
 _URL_IN_TEXT = re.compile(r"[a-zA-Z][a-zA-Z0-9+.-]*://[^\s'\"<>]+")
