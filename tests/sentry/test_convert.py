@@ -354,3 +354,23 @@ def test_exception_events_without_python_stacktrace_pass_relay(attributes: dict[
     assert_relay_accepts(event)
     [value] = event["exception"]["values"]
     assert "stacktrace" not in value and value["type"]
+
+
+def test_exception_on_the_root_span_is_named_like_its_transaction() -> None:
+    exception = next(e for e in samples.request_spans()[2].events if e.name == "exception")
+    root = samples.span(
+        "POST",  # what an HTTP server instrumentation names the span before the route is known
+        samples.ROOT_ID,
+        None,
+        0,
+        40,
+        SpanKind.SERVER,
+        {"http.request.method": "POST", "http.route": "/orders/{id}"},
+        events=(exception,),
+    )
+    event = span_exception_event(root, exception, SETTINGS, "0" * 31 + "3")
+    transaction = transaction_event(root, [], SETTINGS, "0" * 32)
+    assert event["transaction"] == transaction["transaction"] == "POST /orders/{id}"
+    assert_relay_accepts(event)
+    child = samples.request_spans()[2]
+    assert span_exception_event(child, exception, SETTINGS, "0" * 31 + "4")["transaction"] == "charge"

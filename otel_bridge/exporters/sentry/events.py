@@ -19,6 +19,7 @@ from otel_bridge.exporters.sentry.convert import (
     base_event,
     clean_attributes,
     hide_credentials,
+    is_local_root,
     ns_to_s,
     span_id_hex,
     trace_id_hex,
@@ -151,7 +152,11 @@ def span_exception_event(
     out["exception"] = {"values": exception_values_from_attrs(attrs, mechanism, settings)}
     out.update({"event_id": event_id, "timestamp": ns_to_s(event.timestamp), "level": "error"})
     op, _ = semconv.op_and_description(span.name, span.kind, span_attrs)
-    out["transaction"] = truncate(span.name, 200)
+    # On the transaction's own root span (a request handler's error), name the event as the
+    # transaction is named ("POST /checkout" from the route), so Sentry lists it under it. A deeper
+    # span does not know its root yet: its own name is the best there is.
+    name = semconv.transaction_name(span.name, span.kind, span_attrs)[0] if is_local_root(span) else span.name
+    out["transaction"] = truncate(name, 200)
     extra = clean_attributes(attrs, settings, skip=EXCEPTION_KEYS)
     return _finish(out, crumbs, extra, _trace_context(trace_id_hex(span), span_id_hex(span), op))
 
