@@ -55,22 +55,35 @@ def test_exporter_logging_while_exporting_is_not_exported_again() -> None:
     assert EXPORTED == ["one", "two"]
 
 
-def test_own_loggers_and_threads_are_dropped_by_the_handler_filter() -> None:
+def _exported_by_handler(record: logging.LogRecord) -> bool:
+    """Whether the bridge's root handler passes ``record`` on to the log pipeline."""
+    from opentelemetry.sdk._logs import LoggerProvider
+    from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter, SimpleLogRecordProcessor
+
+    from otel_bridge._internal.handler import BridgeLoggingHandler
+
+    exporter = InMemoryLogRecordExporter()
+    provider = LoggerProvider(shutdown_on_exit=False)
+    provider.add_log_record_processor(SimpleLogRecordProcessor(exporter))
+    BridgeLoggingHandler(logger_provider=provider).handle(record)
+    return len(exporter.get_finished_logs()) == 1
+
+
+def test_own_loggers_threads_and_suppressed_code_are_dropped_by_the_handler() -> None:
     def record(name: str, thread: str = "MainThread") -> logging.LogRecord:
         rec = logging.LogRecord(name, logging.ERROR, __file__, 1, "m", None, None)
         rec.threadName = thread
         return rec
 
-    assert guard.is_own_record(record("otel_bridge.sentry"))
-    assert guard.is_own_record(record("elastic_transport.transport"))
-    assert guard.is_own_record(record("sentry_sdk.errors"))
-    assert guard.is_own_record(record("opentelemetry.sdk._shared_internal"))
-    assert guard.is_own_record(record("urllib3.connectionpool", thread="otel-bridge-es-sender"))
-    assert not guard.is_own_record(record("urllib3.connectionpool"))
-    assert not guard.is_own_record(record("app"))
-    assert not guard.is_own_record(record("otel_bridgework"))
+    for own in ("otel_bridge.sentry", "elastic_transport.transport", "sentry_sdk.errors", "opentelemetry.sdk.x"):
+        assert not _exported_by_handler(record(own)), own
+    assert not _exported_by_handler(record("urllib3.connectionpool", thread="otel-bridge-es-sender"))
+    assert not _exported_by_handler(record("app", thread="OtelBatchLogRecordProcessor"))
+    assert _exported_by_handler(record("urllib3.connectionpool"))
+    assert _exported_by_handler(record("app"))
+    assert _exported_by_handler(record("otel_bridgework"))
     with guard.suppressed():
-        assert guard.is_own_record(record("app"))
+        assert not _exported_by_handler(record("app"))
 
 
 def test_worker_threads_started_by_the_guard_are_suppressed() -> None:
@@ -78,12 +91,12 @@ def test_worker_threads_started_by_the_guard_are_suppressed() -> None:
     done = threading.Event()
 
     def work() -> None:
-        seen.append(guard.is_own_record(logging.LogRecord("app", 40, "", 1, "m", None, None)))
+        seen.append(_exported_by_handler(logging.LogRecord("app", 40, "", 1, "m", None, None)))
         done.set()
 
     guard.start_thread("probe", work)
     assert done.wait(5)
-    assert seen == [True]
+    assert seen == [False]
 
 
 def test_client_loggers_drop_what_our_threads_log_for_any_handler() -> None:

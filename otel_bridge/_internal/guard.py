@@ -25,19 +25,6 @@ OWN_LOGGER_ROOTS = frozenset({"otel_bridge", "opentelemetry", "sentry_sdk", "ela
 OWN_THREAD_PREFIXES: tuple[str, ...] = ("otel-bridge", "OtelBatch", "OtelPeriodic", "sentry-sdk")
 
 
-def is_own_record(record: logging.LogRecord) -> bool:
-    """True when ``record`` comes from the bridge's machinery and must not be exported.
-
-    ``BridgeLoggingHandler.emit`` inlines these same checks for speed: change both together.
-    """
-    if record.name.partition(".")[0] in OWN_LOGGER_ROOTS:
-        return True
-    thread_name = record.threadName
-    if thread_name and thread_name.startswith(OWN_THREAD_PREFIXES):
-        return True
-    return bool(get_value(_SUPPRESS_INSTRUMENTATION_KEY))
-
-
 @contextlib.contextmanager
 def suppressed() -> Iterator[None]:
     """Runs the block under OTel's suppress-instrumentation flag."""

@@ -32,7 +32,7 @@ class BridgeLoggingHandler(LoggingHandler):
         self._otel_loggers: dict[str, Any] = {}
 
     def emit(self, record: logging.LogRecord) -> None:
-        # The feedback-loop guard (same rules as guard.is_own_record, inlined for the hot path).
+        # The feedback-loop guard: the bridge's own loggers, its threads, code under suppression.
         if record.name.partition(".")[0] in guard.OWN_LOGGER_ROOTS:
             return
         thread_name = record.threadName
